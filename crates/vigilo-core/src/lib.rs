@@ -1,0 +1,15 @@
+//! Vigilo domain types and rules.
+//!
+//! This crate does no I/O, reads no clock and touches no environment: time and
+//! randomness arrive as parameters so that tests control them.
+
+pub mod admin_units;
+pub mod audit;
+pub mod clock;
+pub mod identity;
+pub mod lang;
+pub mod text;
+
+pub use clock::Clock;
+pub use identity::{OrgKind, Role, Username};
+pub use lang::Lang;
