@@ -8,8 +8,10 @@
 // `!(x > 0.0)` is used on purpose: unlike `x <= 0.0` it also rejects NaN.
 #![allow(clippy::neg_cmp_op_on_partial_ord, clippy::nonminimal_bool)]
 
+pub mod dispro;
 pub mod error;
 pub mod eval;
+pub mod mgps;
 pub mod rng;
 pub mod special;
 
