@@ -9,10 +9,13 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord, clippy::nonminimal_bool)]
 
 pub mod dispro;
+pub mod drift;
 pub mod error;
 pub mod eval;
+pub mod ks;
 pub mod mgps;
 pub mod rng;
+pub mod sequential;
 pub mod special;
 
 pub use error::{Result, StatsError};

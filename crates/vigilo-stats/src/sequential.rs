@@ -1,0 +1,654 @@
+//! Sequential and rate detection: Poisson and Bernoulli CUSUM, EWMA charts, the Poisson
+//! MaxSPRT with its exact critical value, and the tree-based scan statistic (TreeScan).
+//!
+//! Conventions: a CUSUM signals when its statistic reaches the decision value (`S >= h`) and,
+//! if asked, restarts from 0 after a signal; an EWMA chart starts at the target mean and uses
+//! the exact (time-varying) control limits.
+
+use crate::error::{check_finite, invalid, Result, StatsError};
+use crate::rng::SeededRng;
+use crate::special::lambert_w0;
+use serde::Serialize;
+
+/// Path of a CUSUM chart.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CusumResult {
+    /// Statistic after each observation.
+    pub statistic: Vec<f64>,
+    /// Indices of observations at which the chart signalled.
+    pub alarms: Vec<usize>,
+}
+
+impl CusumResult {
+    pub fn first_alarm(&self) -> Option<usize> {
+        self.alarms.first().copied()
+    }
+}
+
+fn check_h(h: f64) -> Result<()> {
+    if !(h > 0.0 && h.is_finite()) {
+        return Err(invalid(
+            "h",
+            format!("decision value must be positive, got {h}"),
+        ));
+    }
+    Ok(())
+}
+
+fn run_cusum(weights: impl Iterator<Item = f64>, h: f64, reset: bool) -> CusumResult {
+    let mut s = 0.0_f64;
+    let mut statistic = Vec::new();
+    let mut alarms = Vec::new();
+    for (i, w) in weights.enumerate() {
+        s = (s + w).max(0.0);
+        statistic.push(s);
+        if s >= h {
+            alarms.push(i);
+            if reset {
+                s = 0.0;
+            }
+        }
+    }
+    CusumResult { statistic, alarms }
+}
+
+/// Reference value k for a Poisson CUSUM detecting a shift of the mean from `mu0` to `mu1`:
+/// k = (mu1 - mu0) / (ln mu1 - ln mu0) (Lucas 1985).
+pub fn poisson_cusum_reference(mu0: f64, mu1: f64) -> Result<f64> {
+    if !(mu0 > 0.0 && mu1 > mu0 && mu1.is_finite()) {
+        return Err(invalid(
+            "mu",
+            format!("need 0 < mu0 < mu1, got {mu0}, {mu1}"),
+        ));
+    }
+    Ok((mu1 - mu0) / (mu1.ln() - mu0.ln()))
+}
+
+/// Upper Poisson CUSUM: S_t = max(0, S_{t-1} + x_t - k); signal when S_t >= h.
+pub fn poisson_cusum(counts: &[f64], k: f64, h: f64, reset: bool) -> Result<CusumResult> {
+    check_finite("counts", counts)?;
+    if let Some(index) = counts.iter().position(|&x| x < 0.0) {
+        return Err(StatsError::OutOfRange {
+            what: "counts",
+            index,
+            value: counts[index],
+        });
+    }
+    if !(k >= 0.0 && k.is_finite()) {
+        return Err(invalid(
+            "k",
+            format!("reference value must be >= 0, got {k}"),
+        ));
+    }
+    check_h(h)?;
+    Ok(run_cusum(counts.iter().map(|&x| x - k), h, reset))
+}
+
+/// Bernoulli CUSUM (log-likelihood ratio form) for a rise of the event probability from `p0`
+/// to `p1`: weight ln(p1/p0) for an event, ln((1-p1)/(1-p0)) otherwise; signal when S >= h.
+pub fn bernoulli_cusum(
+    outcomes: &[bool],
+    p0: f64,
+    p1: f64,
+    h: f64,
+    reset: bool,
+) -> Result<CusumResult> {
+    if !(p0 > 0.0 && p1 > p0 && p1 < 1.0) {
+        return Err(invalid(
+            "p",
+            format!("need 0 < p0 < p1 < 1, got {p0}, {p1}"),
+        ));
+    }
+    check_h(h)?;
+    let (w1, w0) = ((p1 / p0).ln(), ((1.0 - p1) / (1.0 - p0)).ln());
+    Ok(run_cusum(
+        outcomes.iter().map(|&y| if y { w1 } else { w0 }),
+        h,
+        reset,
+    ))
+}
+
+/// EWMA chart path and limits.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EwmaResult {
+    pub statistic: Vec<f64>,
+    pub lower: Vec<f64>,
+    pub upper: Vec<f64>,
+    /// Indices where the statistic is outside its limits.
+    pub alarms: Vec<usize>,
+}
+
+/// EWMA chart: z_t = lambda x_t + (1 - lambda) z_{t-1}, z_0 = mu0, limits
+/// mu0 +- L sigma sqrt(lambda / (2 - lambda) (1 - (1 - lambda)^(2t))).
+pub fn ewma(values: &[f64], mu0: f64, sigma: f64, lambda: f64, l: f64) -> Result<EwmaResult> {
+    check_finite("values", values)?;
+    if !mu0.is_finite() {
+        return Err(invalid("mu0", "must be finite"));
+    }
+    if !(sigma > 0.0 && sigma.is_finite()) {
+        return Err(invalid("sigma", format!("must be positive, got {sigma}")));
+    }
+    if !(lambda > 0.0 && lambda <= 1.0) {
+        return Err(invalid(
+            "lambda",
+            format!("must be in (0, 1], got {lambda}"),
+        ));
+    }
+    if !(l > 0.0 && l.is_finite()) {
+        return Err(invalid("l", format!("must be positive, got {l}")));
+    }
+    let mut z = mu0;
+    let mut out = EwmaResult {
+        statistic: Vec::with_capacity(values.len()),
+        lower: Vec::with_capacity(values.len()),
+        upper: Vec::with_capacity(values.len()),
+        alarms: Vec::new(),
+    };
+    let mut decay = 1.0_f64;
+    for (i, &x) in values.iter().enumerate() {
+        z = lambda * x + (1.0 - lambda) * z;
+        decay *= (1.0 - lambda) * (1.0 - lambda);
+        let w = l * sigma * (lambda / (2.0 - lambda) * (1.0 - decay)).sqrt();
+        out.statistic.push(z);
+        out.lower.push(mu0 - w);
+        out.upper.push(mu0 + w);
+        if z > mu0 + w || z < mu0 - w {
+            out.alarms.push(i);
+        }
+    }
+    Ok(out)
+}
+
+/// Poisson MaxSPRT log-likelihood ratio for `k` observed and `mu` expected events
+/// (zero unless k > mu).
+pub fn maxsprt_llr(k: u64, mu: f64) -> Result<f64> {
+    if !(mu > 0.0 && mu.is_finite()) {
+        return Err(invalid(
+            "mu",
+            format!("expected count must be positive, got {mu}"),
+        ));
+    }
+    let kf = k as f64;
+    Ok(if kf > mu {
+        mu - kf + kf * (kf / mu).ln()
+    } else {
+        0.0
+    })
+}
+
+/// Expected count at which the LLR of `i` events falls to `cv`: -i W0(-exp(-1 - cv/i)).
+fn boundary_time(i: u64, cv: f64) -> Result<f64> {
+    let fi = i as f64;
+    Ok(-fi * lambert_w0(-(-1.0 - cv / fi).exp())?)
+}
+
+/// Probability under H0 that the continuous Poisson MaxSPRT with critical value `cv`, upper
+/// limit `t_max` on expected events and at least `min_events` events signals. Exact: the
+/// distribution of non-signalled paths is propagated between boundary times
+/// (Kulldorff et al. 2011).
+pub fn maxsprt_alpha(cv: f64, t_max: f64, min_events: u64) -> Result<f64> {
+    if !(cv > 0.0 && cv.is_finite()) {
+        return Err(invalid("cv", format!("must be positive, got {cv}")));
+    }
+    if !(t_max > 0.0 && t_max.is_finite()) {
+        return Err(invalid("t_max", format!("must be positive, got {t_max}")));
+    }
+    let m = min_events.max(1);
+    // p[k] = P(N(t) = k and no signal yet).
+    let mut p = vec![1.0_f64];
+    let mut t = 0.0_f64;
+    let mut i = m;
+    loop {
+        let bt = boundary_time(i, cv)?;
+        let (next_t, limit, last) = if bt < t_max {
+            (bt, i as usize, false)
+        } else {
+            (t_max, i as usize, true)
+        };
+        p = poisson_step(&p, next_t - t, limit);
+        t = next_t;
+        if last {
+            break;
+        }
+        i += 1;
+    }
+    let survive: f64 = p.iter().sum();
+    Ok((1.0 - survive).clamp(0.0, 1.0))
+}
+
+/// Convolves the state distribution with Poisson(dt) increments, keeping states below `limit`.
+fn poisson_step(p: &[f64], dt: f64, limit: usize) -> Vec<f64> {
+    let mut inc = vec![(-dt).exp()];
+    // Increments up to where the Poisson pmf is negligible (relative 1e-18) or the limit.
+    let mut j = 0usize;
+    while inc.len() < limit {
+        j += 1;
+        let next = inc[j - 1] * dt / j as f64;
+        inc.push(next);
+        if j as f64 > dt && next < 1e-18 {
+            break;
+        }
+    }
+    let mut out = vec![0.0; limit];
+    for (k, &pk) in p.iter().enumerate() {
+        if pk == 0.0 || k >= limit {
+            continue;
+        }
+        for (d, &q) in inc.iter().enumerate() {
+            let idx = k + d;
+            if idx >= limit {
+                break;
+            }
+            out[idx] += pk * q;
+        }
+    }
+    out
+}
+
+/// Critical value of the continuous Poisson MaxSPRT for type I error `alpha`, upper limit
+/// `t_max` on expected events and at least `min_events` events to signal, solved to 1e-10 by
+/// bisection on the exact alpha (alpha decreases in the critical value).
+pub fn maxsprt_critical_value(alpha: f64, t_max: f64, min_events: u64) -> Result<f64> {
+    if !(alpha > 0.0 && alpha < 1.0) {
+        return Err(invalid("alpha", format!("must be in (0, 1), got {alpha}")));
+    }
+    let (mut lo, mut hi) = (1e-8_f64, 1.0_f64);
+    while maxsprt_alpha(hi, t_max, min_events)? > alpha {
+        hi *= 2.0;
+        if hi > 1e4 {
+            return Err(StatsError::NoConvergence("MaxSPRT critical value".into()));
+        }
+    }
+    if maxsprt_alpha(lo, t_max, min_events)? < alpha {
+        // Even a tiny critical value keeps alpha below target (e.g. min_events too high).
+        return Err(StatsError::Undefined(format!(
+            "alpha {alpha} not reachable with t_max {t_max} and min_events {min_events}"
+        )));
+    }
+    while hi - lo > 1e-10 {
+        let mid = 0.5 * (lo + hi);
+        if maxsprt_alpha(mid, t_max, min_events)? > alpha {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(0.5 * (lo + hi))
+}
+
+/// A rooted forest of named nodes (e.g. IMDRF A11 > A1103 > A110301, or nation > province >
+/// commune), given by parent indices.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tree {
+    names: Vec<String>,
+    parent: Vec<Option<usize>>,
+    /// Nodes ordered so that every child comes before its parent.
+    bottom_up: Vec<usize>,
+}
+
+impl Tree {
+    /// Builds a tree; errors on an out-of-range parent or a cycle.
+    pub fn new(names: Vec<String>, parent: Vec<Option<usize>>) -> Result<Tree> {
+        crate::error::check_len("names and parents", names.len(), parent.len())?;
+        let n = names.len();
+        if n == 0 {
+            return Err(StatsError::Empty("tree"));
+        }
+        let mut depth = vec![usize::MAX; n];
+        for (start, start_name) in names.iter().enumerate() {
+            // Climb to a root or to a node of known depth, then assign depths on the way back.
+            let mut path = Vec::new();
+            let mut v = start;
+            while depth[v] == usize::MAX {
+                if path.len() > n {
+                    return Err(StatsError::InvalidInput(format!(
+                        "cycle in tree at node {start_name}"
+                    )));
+                }
+                path.push(v);
+                match parent[v] {
+                    Some(pv) if pv >= n => {
+                        return Err(StatsError::InvalidInput(format!(
+                            "parent index {pv} out of range"
+                        )))
+                    }
+                    Some(pv) => v = pv,
+                    None => break,
+                }
+            }
+            let base = if depth[v] == usize::MAX {
+                0
+            } else {
+                depth[v] + 1
+            };
+            for (d, &u) in path.iter().rev().enumerate() {
+                depth[u] = base + d;
+            }
+        }
+        let mut bottom_up: Vec<usize> = (0..n).collect();
+        bottom_up.sort_by_key(|&v| std::cmp::Reverse(depth[v]));
+        Ok(Tree {
+            names,
+            parent,
+            bottom_up,
+        })
+    }
+
+    /// Builds a tree from (node, parent) name pairs; parent `None` for roots.
+    pub fn from_edges<S: AsRef<str>>(edges: &[(S, Option<S>)]) -> Result<Tree> {
+        let mut index = std::collections::HashMap::new();
+        let mut names = Vec::new();
+        for (node, _) in edges {
+            let k = node.as_ref().to_string();
+            if index.insert(k.clone(), names.len()).is_some() {
+                return Err(StatsError::InvalidInput(format!("duplicate node {k}")));
+            }
+            names.push(k);
+        }
+        let mut parent = Vec::with_capacity(names.len());
+        for (_, p) in edges {
+            parent.push(match p {
+                Some(p) => Some(*index.get(p.as_ref()).ok_or_else(|| {
+                    StatsError::InvalidInput(format!("unknown parent {}", p.as_ref()))
+                })?),
+                None => None,
+            });
+        }
+        Tree::new(names, parent)
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    /// Sums node values over each node's subtree (own value plus descendants).
+    fn aggregate(&self, own: &[f64], out: &mut [f64]) {
+        out.copy_from_slice(own);
+        for &v in &self.bottom_up {
+            if let Some(p) = self.parent[v] {
+                out[p] += out[v];
+            }
+        }
+    }
+}
+
+/// Data of the tree scan, attached to nodes (usually leaves; internal nodes may carry their
+/// own counts too).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TreeScanData {
+    /// Conditional Poisson: observed cases and baseline expected counts per node (expected
+    /// counts are rescaled so that their total equals the total of cases).
+    Poisson { cases: Vec<u64>, expected: Vec<f64> },
+    /// Bernoulli: cases and controls per node.
+    Bernoulli { cases: Vec<u64>, controls: Vec<u64> },
+}
+
+/// Scan result for one node (cut).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TreeScanNode {
+    pub node: String,
+    pub cases: f64,
+    /// Expected cases under H0 (Poisson) or cases + controls (Bernoulli).
+    pub expected_or_total: f64,
+    pub relative_risk: f64,
+    pub llr: f64,
+    /// Monte Carlo p-value against the maximum LLR over all cuts.
+    pub p_value: f64,
+}
+
+/// Tree scan output, nodes sorted by decreasing LLR.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TreeScanResult {
+    pub nodes: Vec<TreeScanNode>,
+    pub replicates: usize,
+    pub seed: u64,
+}
+
+fn xlogy(x: f64, y: f64) -> f64 {
+    if x == 0.0 {
+        0.0
+    } else {
+        x * y.ln()
+    }
+}
+
+fn poisson_llr(c: f64, n: f64, total: f64) -> f64 {
+    if c <= n || n <= 0.0 {
+        return 0.0;
+    }
+    xlogy(c, c / n)
+        + if total - c > 0.0 {
+            xlogy(total - c, (total - c) / (total - n))
+        } else {
+            0.0
+        }
+}
+
+fn bernoulli_llr(c: f64, n: f64, cases: f64, units: f64) -> f64 {
+    let (co, no) = (cases - c, units - n);
+    if n <= 0.0 || no <= 0.0 || c / n <= co / no {
+        return 0.0;
+    }
+    let l1 = xlogy(c, c / n) + xlogy(n - c, (n - c) / n);
+    let l2 = xlogy(co, co / no) + xlogy(no - co, (no - co) / no);
+    let l0 = xlogy(cases, cases / units) + xlogy(units - cases, (units - cases) / units);
+    (l1 + l2 - l0).max(0.0)
+}
+
+/// Kulldorff's tree-based scan statistic with Monte Carlo p-values from `replicates`
+/// simulations under H0 (seeded). p = (1 + #{simulated max LLR >= observed}) / (R + 1).
+pub fn tree_scan(
+    tree: &Tree,
+    data: &TreeScanData,
+    replicates: usize,
+    seed: u64,
+) -> Result<TreeScanResult> {
+    let n = tree.len();
+    let (own_cases, own_base): (Vec<f64>, Vec<f64>) = match data {
+        TreeScanData::Poisson { cases, expected } => {
+            crate::error::check_len("cases and tree", cases.len(), n)?;
+            crate::error::check_len("expected and tree", expected.len(), n)?;
+            check_finite("expected", expected)?;
+            if let Some(index) = expected.iter().position(|&e| e < 0.0) {
+                return Err(StatsError::OutOfRange {
+                    what: "expected",
+                    index,
+                    value: expected[index],
+                });
+            }
+            (cases.iter().map(|&c| c as f64).collect(), expected.clone())
+        }
+        TreeScanData::Bernoulli { cases, controls } => {
+            crate::error::check_len("cases and tree", cases.len(), n)?;
+            crate::error::check_len("controls and tree", controls.len(), n)?;
+            (
+                cases.iter().map(|&c| c as f64).collect(),
+                cases
+                    .iter()
+                    .zip(controls)
+                    .map(|(&a, &b)| (a + b) as f64)
+                    .collect(),
+            )
+        }
+    };
+    let total_cases: f64 = own_cases.iter().sum();
+    let total_base: f64 = own_base.iter().sum();
+    if total_cases <= 0.0 || total_base <= 0.0 {
+        return Err(StatsError::Undefined(
+            "tree scan needs cases and exposure".into(),
+        ));
+    }
+    let bernoulli = matches!(data, TreeScanData::Bernoulli { .. });
+    if bernoulli && total_cases >= total_base {
+        return Err(StatsError::Undefined(
+            "Bernoulli tree scan needs controls".into(),
+        ));
+    }
+    if !bernoulli {
+        if let Some(index) = (0..n).find(|&i| own_cases[i] > 0.0 && own_base[i] <= 0.0) {
+            return Err(StatsError::InvalidInput(format!(
+                "node {} has cases but no expected count",
+                tree.names[index]
+            )));
+        }
+    }
+    let mut agg_base = vec![0.0; n];
+    tree.aggregate(&own_base, &mut agg_base);
+    let mut agg_cases = vec![0.0; n];
+    let llrs = |cases: &[f64], agg: &mut [f64], out: &mut Vec<f64>| {
+        tree.aggregate(cases, agg);
+        out.clear();
+        for v in 0..n {
+            out.push(if bernoulli {
+                bernoulli_llr(agg[v], agg_base[v], total_cases, total_base)
+            } else {
+                poisson_llr(agg[v], agg_base[v] * total_cases / total_base, total_cases)
+            });
+        }
+    };
+    let mut observed = Vec::with_capacity(n);
+    llrs(&own_cases, &mut agg_cases, &mut observed);
+    let observed_cases = agg_cases.clone();
+
+    // Simulation under H0.
+    let mut rng = SeededRng::new(seed);
+    let mut sim_max = Vec::with_capacity(replicates);
+    let mut sim_cases = vec![0.0; n];
+    let mut sim_llr = Vec::with_capacity(n);
+    let mut sim_agg = vec![0.0; n];
+    let c_total = total_cases as u64;
+    if bernoulli {
+        // Units listed by node; a partial Fisher-Yates shuffle picks the cases.
+        let mut units: Vec<u32> = Vec::with_capacity(total_base as usize);
+        for (v, &b) in own_base.iter().enumerate() {
+            units.extend(std::iter::repeat_n(v as u32, b as usize));
+        }
+        let nu = units.len();
+        for _ in 0..replicates {
+            sim_cases.iter_mut().for_each(|x| *x = 0.0);
+            for j in 0..c_total as usize {
+                let r = j + rng.below((nu - j) as u64) as usize;
+                units.swap(j, r);
+                sim_cases[units[j] as usize] += 1.0;
+            }
+            llrs(&sim_cases, &mut sim_agg, &mut sim_llr);
+            sim_max.push(sim_llr.iter().fold(0.0_f64, |m, &x| m.max(x)));
+        }
+    } else {
+        let mut cum = Vec::with_capacity(n);
+        let mut acc = 0.0;
+        for &b in &own_base {
+            acc += b / total_base;
+            cum.push(acc);
+        }
+        for _ in 0..replicates {
+            sim_cases.iter_mut().for_each(|x| *x = 0.0);
+            for _ in 0..c_total {
+                let u = rng.next_f64();
+                let mut v = cum.partition_point(|&c| c <= u).min(n - 1);
+                // Skip zero-probability nodes that share a cumulative value.
+                while own_base[v] <= 0.0 && v + 1 < n {
+                    v += 1;
+                }
+                sim_cases[v] += 1.0;
+            }
+            llrs(&sim_cases, &mut sim_agg, &mut sim_llr);
+            sim_max.push(sim_llr.iter().fold(0.0_f64, |m, &x| m.max(x)));
+        }
+    }
+    sim_max.sort_by(|a, b| a.total_cmp(b));
+    let mut nodes: Vec<TreeScanNode> = (0..n)
+        .map(|v| {
+            let llr = observed[v];
+            // Relative tolerance so an exact tie with a simulated maximum counts as >=.
+            let ge = sim_max.len() - sim_max.partition_point(|&s| s < llr * (1.0 - 1e-12));
+            let exp_or_total = if bernoulli {
+                agg_base[v]
+            } else {
+                agg_base[v] * total_cases / total_base
+            };
+            let rr = if bernoulli {
+                let (c, nn) = (observed_cases[v], agg_base[v]);
+                let (co, no) = (total_cases - c, total_base - nn);
+                if nn > 0.0 && no > 0.0 && co > 0.0 {
+                    (c / nn) / (co / no)
+                } else {
+                    f64::INFINITY
+                }
+            } else if exp_or_total > 0.0 {
+                observed_cases[v] / exp_or_total
+            } else {
+                0.0
+            };
+            TreeScanNode {
+                node: tree.names[v].clone(),
+                cases: observed_cases[v],
+                expected_or_total: exp_or_total,
+                relative_risk: rr,
+                llr,
+                p_value: if llr > 0.0 {
+                    (1 + ge) as f64 / (replicates + 1) as f64
+                } else {
+                    1.0
+                },
+            }
+        })
+        .collect();
+    nodes.sort_by(|a, b| b.llr.total_cmp(&a.llr).then_with(|| a.node.cmp(&b.node)));
+    Ok(TreeScanResult {
+        nodes,
+        replicates,
+        seed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cusum_signals_and_resets() {
+        let k = poisson_cusum_reference(2.0, 4.0).expect("k");
+        assert!((k - 2.0 / 2f64.ln()).abs() < 1e-15);
+        let r = poisson_cusum(&[2.0, 3.0, 6.0, 7.0, 1.0, 0.0], 3.0, 6.0, true).expect("cusum");
+        assert_eq!(r.statistic[..4], [0.0, 0.0, 3.0, 7.0]);
+        assert_eq!(r.alarms, vec![3]);
+        assert_eq!(r.statistic[4], 0.0);
+        let b = bernoulli_cusum(&[true; 10], 0.1, 0.2, 3.0, false).expect("cusum");
+        // Each event adds ln 2: the fifth crosses 3.
+        assert_eq!(b.first_alarm(), Some(4));
+        assert!(poisson_cusum(&[1.0], 1.0, 0.0, false).is_err());
+    }
+
+    #[test]
+    fn ewma_limits_approach_asymptote() {
+        let r = ewma(&[0.0; 200], 0.0, 1.0, 0.2, 3.0).expect("ewma");
+        let asym = 3.0 * (0.2f64 / 1.8).sqrt();
+        assert!((r.upper[199] - asym).abs() < 1e-12);
+        assert!((r.upper[0] - 3.0 * 0.2).abs() < 1e-12);
+        assert!(r.alarms.is_empty());
+        let r = ewma(&[5.0], 0.0, 1.0, 0.2, 3.0).expect("ewma");
+        assert_eq!(r.alarms, vec![0]);
+    }
+
+    #[test]
+    fn tree_rejects_cycles() {
+        let t = Tree::new(vec!["a".into(), "b".into()], vec![Some(1), Some(0)]);
+        assert!(t.is_err());
+        let t = Tree::from_edges(&[
+            ("A11", None),
+            ("A1103", Some("A11")),
+            ("A110301", Some("A1103")),
+        ])
+        .expect("tree");
+        assert_eq!(t.len(), 3);
+    }
+}
