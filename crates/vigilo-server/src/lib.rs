@@ -1,0 +1,128 @@
+//! Vigilo's HTTP server: pages, JSON API, authentication, background jobs.
+//!
+//! This is the only crate that knows HTTP and HTML. Every route is declared in
+//! [`routes::route_table`] with the access it needs; the router is built only
+//! from that table, so a new route cannot forget its role check.
+
+pub mod api;
+pub mod ctx;
+pub mod error;
+pub mod extract;
+pub mod i18n;
+pub mod jobs;
+pub mod openapi;
+pub mod pages;
+pub mod routes;
+
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use vigilo_store::Store;
+
+pub use error::{AppError, ErrorCode};
+pub use routes::{route_table, Access, RouteSpec};
+
+/// Settings the binary reads from flags, environment and config file.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// `Some(true)` forces the cookie Secure flag; `None` sets it when the request
+    /// came over TLS (per `X-Forwarded-Proto` from the reverse proxy).
+    pub secure_cookies: Option<bool>,
+    pub session_ttl: time::Duration,
+    /// Run the periodic job scheduler in this process.
+    pub run_jobs: bool,
+    /// Failed logins allowed per user name in the throttle window.
+    pub login_max_failures: i64,
+    pub login_window: time::Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            body_limit: 10 * 1024 * 1024,
+            secure_cookies: None,
+            session_ttl: time::Duration::hours(12),
+            run_jobs: true,
+            login_max_failures: 5,
+            login_window: time::Duration::minutes(15),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<ServerConfig>,
+    pub i18n: Arc<i18n::I18n>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    I18n(#[from] i18n::I18nError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl AppState {
+    pub fn new(store: Store, config: ServerConfig) -> Result<Self, ServerError> {
+        Ok(Self {
+            store,
+            config: Arc::new(config),
+            i18n: Arc::new(i18n::I18n::load()?),
+        })
+    }
+}
+
+/// The full application router.
+pub fn router(state: AppState) -> Router {
+    routes::build(state)
+}
+
+/// Binds the address; separate from [`serve`] so callers can print the real port.
+pub async fn bind(addr: &str) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: addr.to_string(),
+            source,
+        })
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let jobs = if state.config.run_jobs {
+        Some(tokio::spawn(jobs::run_scheduler(
+            state.store.clone(),
+            stop_rx.clone(),
+            Duration::from_secs(5),
+        )))
+    } else {
+        None
+    };
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await?;
+    if let Some(j) = jobs {
+        let _ = j.await;
+    }
+    Ok(())
+}

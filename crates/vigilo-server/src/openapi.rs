@@ -1,0 +1,48 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+
+use crate::api;
+use crate::error::Problem;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Vigilo API",
+        description = "Vigilo: the regulator's platform for AI in health care. Errors are RFC 9457 problem documents.",
+        version = "1"
+    ),
+    paths(
+        api::healthz, api::readyz, api::me, api::admin_units, api::admin_unit,
+        api::list_organisations, api::create_organisation, api::organisation_members,
+        api::list_users, api::create_user, api::list_audit, api::verify_audit,
+    ),
+    components(schemas(Problem)),
+    modifiers(&Security)
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("vgl_ token")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::ctx::SESSION_COOKIE))),
+        );
+    }
+}
+
+pub fn document_json() -> Result<String, serde_json::Error> {
+    ApiDoc::openapi().to_pretty_json()
+}

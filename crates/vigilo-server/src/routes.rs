@@ -1,0 +1,143 @@
+//! The one route table. Each entry names its method, path and the access it
+//! needs; [`build`] is the only place routes are added to the router, and a test
+//! walks the table checking every entry against every role.
+
+use crate::ctx::{access_layer, access_log, context_layer, security_headers, Ctx};
+use crate::error::{AppError, ErrorCode};
+use crate::{api, pages, AppState};
+use axum::extract::DefaultBodyLimit;
+use axum::http::Method;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::MethodRouter;
+use axum::{Extension, Router};
+use std::sync::Arc;
+use vigilo_core::Role;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Access {
+    /// Anyone, including anonymous visitors.
+    Public,
+    /// Any logged-in account.
+    Authenticated,
+    /// Only these roles.
+    Roles(&'static [Role]),
+}
+
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    pub handler: MethodRouter<AppState>,
+}
+
+const ADMIN: Access = Access::Roles(&[Role::Admin]);
+const STAFF: Access = Access::Roles(&[Role::Admin, Role::Reviewer]);
+const ORG_MEMBERS: Access =
+    Access::Roles(&[Role::Admin, Role::Reviewer, Role::Vendor, Role::Reporter]);
+
+fn spec(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    handler: MethodRouter<AppState>,
+) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        access,
+        handler,
+    }
+}
+
+/// Every route of the application.
+pub fn route_table() -> Vec<RouteSpec> {
+    use axum::routing::{get, post};
+    use Access::*;
+    use Method as M;
+    vec![
+        // Operations
+        spec(M::GET, "/healthz", Public, get(api::healthz)),
+        spec(M::GET, "/readyz", Public, get(api::readyz)),
+        spec(M::GET, "/static/vigilo.css", Public, get(pages::stylesheet)),
+        // Pages
+        spec(M::GET, "/", Public, get(pages::home)),
+        spec(M::GET, "/login", Public, get(pages::login_form)),
+        spec(M::POST, "/login", Public, post(pages::login_submit)),
+        spec(M::POST, "/logout", Authenticated, post(pages::logout)),
+        spec(M::GET, "/account", Authenticated, get(pages::account)),
+        spec(M::GET, "/admin", ADMIN, get(pages::admin)),
+        spec(M::GET, "/provinces", Public, get(pages::provinces)),
+        spec(M::GET, "/provinces/{code}", Public, get(pages::province)),
+        // JSON API
+        spec(
+            M::GET,
+            "/api/v1/openapi.json",
+            Public,
+            get(api::openapi_json),
+        ),
+        spec(M::GET, "/api/v1/me", Authenticated, get(api::me)),
+        spec(M::GET, "/api/v1/admin-units", Public, get(api::admin_units)),
+        spec(
+            M::GET,
+            "/api/v1/admin-units/{code}",
+            Public,
+            get(api::admin_unit),
+        ),
+        spec(
+            M::GET,
+            "/api/v1/organisations",
+            Public,
+            get(api::list_organisations),
+        ),
+        spec(
+            M::POST,
+            "/api/v1/organisations",
+            ADMIN,
+            post(api::create_organisation),
+        ),
+        spec(
+            M::GET,
+            "/api/v1/organisations/{id}/members",
+            ORG_MEMBERS,
+            get(api::organisation_members),
+        ),
+        spec(M::GET, "/api/v1/users", ADMIN, get(api::list_users)),
+        spec(M::POST, "/api/v1/users", ADMIN, post(api::create_user)),
+        spec(M::GET, "/api/v1/audit", STAFF, get(api::list_audit)),
+        spec(
+            M::GET,
+            "/api/v1/audit/verify",
+            ADMIN,
+            get(api::verify_audit),
+        ),
+    ]
+}
+
+async fn not_found(Extension(ctx): Extension<Arc<Ctx>>) -> impl IntoResponse {
+    ctx.err(AppError::new(ErrorCode::NotFound))
+}
+
+async fn method_not_allowed(Extension(ctx): Extension<Arc<Ctx>>) -> impl IntoResponse {
+    ctx.err(AppError::new(ErrorCode::MethodNotAllowed))
+}
+
+pub fn build(state: AppState) -> Router {
+    let limit = state.config.body_limit;
+    let mut router: Router<AppState> = Router::new();
+    for r in route_table() {
+        // Each method gets its own access layer, so GET and POST on one path may differ.
+        let guarded = r
+            .handler
+            .route_layer(from_fn_with_state((r.access, limit), access_layer));
+        router = router.route(r.path, guarded);
+    }
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(from_fn(access_log))
+        .layer(from_fn_with_state(state.clone(), context_layer))
+        .layer(from_fn(security_headers))
+        .with_state(state)
+}

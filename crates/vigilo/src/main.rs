@@ -1,0 +1,469 @@
+//! The `vigilo` binary: the server and the operator's command line. The only
+//! crate that reads arguments, environment variables and config files.
+
+mod demo;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use std::io::{IsTerminal, Read};
+use std::process::ExitCode;
+use vigilo_core::{Role, Username};
+use vigilo_server::{AppState, ServerConfig};
+use vigilo_store::{NewUser, Store};
+
+#[derive(Parser)]
+#[command(name = "vigilo", version, about = "Vigilo: the regulator's platform for AI in health care", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct DbArgs {
+    /// Database URL: sqlite://path/file.db (created when missing) or postgres://user:pass@host/db
+    #[arg(
+        long = "database",
+        env = "VIGILO_DATABASE_URL",
+        default_value = "sqlite://vigilo.db"
+    )]
+    url: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (migrates the database first)
+    Serve(ServeArgs),
+    /// Start a fresh demo: new SQLite database, reference and demo data, server on 127.0.0.1:8080
+    Demo(DemoArgs),
+    /// Apply database migrations and load reference data, then exit
+    Migrate(DbArgs),
+    /// Manage accounts: add, list, set-role, disable
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens for machine clients: create, revoke, list
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Audit trail tools: verify
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Address to listen on
+    #[arg(long, env = "VIGILO_BIND", default_value = "127.0.0.1:8080")]
+    bind: String,
+    /// Largest accepted request body in bytes (default 10 MiB)
+    #[arg(long, env = "VIGILO_BODY_LIMIT", default_value_t = 10 * 1024 * 1024)]
+    body_limit: usize,
+    /// Always mark cookies Secure (default: when the proxy says the request came over HTTPS)
+    #[arg(long, env = "VIGILO_SECURE_COOKIES")]
+    secure_cookies: bool,
+    /// Do not run periodic jobs in this process
+    #[arg(long, env = "VIGILO_NO_JOBS")]
+    no_jobs: bool,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Address to listen on
+    #[arg(long, env = "VIGILO_BIND", default_value = "127.0.0.1:8080")]
+    bind: String,
+    /// Demo database; an existing demo database is replaced, any other is refused
+    #[arg(long = "database", default_value = "sqlite://vigilo-demo.db")]
+    url: String,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account (password read from stdin with --password-stdin, or prompted)
+    Add {
+        username: String,
+        /// reporter, vendor, reviewer, admin or peer
+        #[arg(long)]
+        role: String,
+        /// Organisation code (required for vendor and reporter)
+        #[arg(long)]
+        org: Option<String>,
+        /// Full name shown in pages
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from the first line of standard input
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List accounts
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Change an account's role (ends its sessions)
+    SetRole {
+        username: String,
+        role: String,
+        /// Organisation code, when the new role needs one
+        #[arg(long)]
+        org: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Disable an account (or enable it again with --enable)
+    Disable {
+        username: String,
+        #[arg(long)]
+        enable: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token for an account; the secret is printed once
+    Create {
+        username: String,
+        /// What the token is for, e.g. "HIS integration"
+        #[arg(long)]
+        name: String,
+        /// Expire after this many days (default: never)
+        #[arg(long)]
+        days: Option<i64>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Revoke a token by its id or its shown prefix
+    Revoke {
+        id_or_prefix: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List tokens (never their secrets)
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain and name the first broken row
+    Verify {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VIGILO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// The acting operator, for the audit trail.
+fn cli_actor() -> String {
+    let who = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{who}")
+}
+
+async fn open(db: &DbArgs) -> Result<Store> {
+    Ok(Store::open(&db.url).await?)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+pub(crate) async fn run_server(
+    store: Store,
+    bind: &str,
+    config: ServerConfig,
+    banner: impl FnOnce(&str),
+) -> Result<()> {
+    let listener = vigilo_server::bind(bind).await?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let state = AppState::new(store.clone(), config)?;
+    banner(&format!("http://{addr}"));
+    vigilo_server::serve(listener, state, shutdown_signal()).await?;
+    store.close().await;
+    Ok(())
+}
+
+fn read_password(from_stdin: bool) -> Result<String> {
+    if from_stdin {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading the password from standard input")?;
+        let line = s.lines().next().unwrap_or("").to_string();
+        if line.is_empty() {
+            bail!("standard input was empty: pipe the password in, e.g. `echo \"$PASS\" | vigilo user add NAME --role reviewer --password-stdin`");
+        }
+        return Ok(line);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no terminal to ask for a password: use --password-stdin and pipe it in");
+    }
+    let p1 = rpassword::prompt_password("Password (10 characters or more): ")?;
+    let p2 = rpassword::prompt_password("Repeat the password: ")?;
+    if p1 != p2 {
+        bail!("the two passwords differ; nothing was changed");
+    }
+    Ok(p1)
+}
+
+async fn org_id(store: &Store, code: Option<&str>) -> Result<Option<String>> {
+    match code {
+        None => Ok(None),
+        Some(c) => match store.organisation_by_code(c).await? {
+            Some(o) => Ok(Some(o.id)),
+            None => bail!("no organisation has code '{c}'"),
+        },
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(a) => {
+            let store = open(&a.db).await?;
+            let config = ServerConfig {
+                body_limit: a.body_limit,
+                secure_cookies: a.secure_cookies.then_some(true),
+                run_jobs: !a.no_jobs,
+                ..ServerConfig::default()
+            };
+            let url = store.redacted_url().to_string();
+            run_server(store, &a.bind, config, |addr| {
+                tracing::info!(database = %url, "Vigilo listening on {addr}");
+                println!("Vigilo is running at {addr} (database {url}). Press Ctrl-C to stop.");
+            })
+            .await
+        }
+        Command::Demo(a) => demo::run(&a.url, &a.bind).await,
+        Command::Migrate(db) => {
+            let store = Store::connect(&db.url).await?;
+            let applied = store.migrate().await?;
+            let (p, u) = store.admin_unit_counts().await?;
+            println!(
+                "{}: {applied} migration(s) applied, schema at {} of {}; reference data: {p} provinces, {u} local units",
+                store.redacted_url(),
+                store.known_migrations(),
+                store.known_migrations()
+            );
+            Ok(())
+        }
+        Command::User(cmd) => user_command(cmd).await,
+        Command::Token(cmd) => token_command(cmd).await,
+        Command::Audit(AuditCommand::Verify { db }) => {
+            let store = open(&db).await?;
+            let out = store.verify_audit().await?;
+            match out.first_break {
+                None => {
+                    println!("audit chain intact: {} rows verified", out.verified);
+                    Ok(())
+                }
+                Some(b) => bail!(
+                    "audit chain BROKEN at row {}: {b} ({} rows before it verified)",
+                    b.seq(),
+                    out.verified
+                ),
+            }
+        }
+    }
+}
+
+async fn user_command(cmd: UserCommand) -> Result<()> {
+    match cmd {
+        UserCommand::Add {
+            username,
+            role,
+            org,
+            name,
+            password_stdin,
+            db,
+        } => {
+            let username =
+                Username::parse(&username).map_err(|e| anyhow::anyhow!("user name: {e}"))?;
+            let role: Role = role.parse()?;
+            let store = open(&db).await?;
+            let organisation_id = org_id(&store, org.as_deref()).await?;
+            let password = read_password(password_stdin)?;
+            let user = store
+                .create_user(
+                    &cli_actor(),
+                    NewUser {
+                        username,
+                        display_name: name.unwrap_or_default(),
+                        password,
+                        role,
+                        organisation_id,
+                    },
+                )
+                .await?;
+            println!("created {} ({})", user.username, user.role);
+            Ok(())
+        }
+        UserCommand::List { db } => {
+            let store = open(&db).await?;
+            println!(
+                "{:<24} {:<9} {:<9} {}",
+                "USERNAME", "ROLE", "STATUS", "NAME"
+            );
+            for u in store.list_users().await? {
+                let status = if u.is_disabled() {
+                    "disabled"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<24} {:<9} {:<9} {}",
+                    u.username, u.role, status, u.display_name
+                );
+            }
+            Ok(())
+        }
+        UserCommand::SetRole {
+            username,
+            role,
+            org,
+            db,
+        } => {
+            let role: Role = role.parse()?;
+            let store = open(&db).await?;
+            let organisation_id = org_id(&store, org.as_deref()).await?;
+            let u = store
+                .set_role(&cli_actor(), &username, role, organisation_id)
+                .await?;
+            println!("{} is now {}", u.username, u.role);
+            Ok(())
+        }
+        UserCommand::Disable {
+            username,
+            enable,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let u = store.set_disabled(&cli_actor(), &username, !enable).await?;
+            println!(
+                "{} is now {}",
+                u.username,
+                if u.is_disabled() {
+                    "disabled"
+                } else {
+                    "enabled"
+                }
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn token_command(cmd: TokenCommand) -> Result<()> {
+    match cmd {
+        TokenCommand::Create {
+            username,
+            name,
+            days,
+            db,
+        } => {
+            if days.is_some_and(|d| d <= 0) {
+                bail!("--days must be a positive number of days");
+            }
+            let store = open(&db).await?;
+            let (secret, token) = store
+                .create_token(
+                    &cli_actor(),
+                    &username,
+                    &name,
+                    days.map(time::Duration::days),
+                )
+                .await?;
+            println!("{secret}");
+            eprintln!(
+                "token {} ({}) for {username}; shown once, store it safely. Use it as: Authorization: Bearer <token>",
+                token.id, token.prefix
+            );
+            Ok(())
+        }
+        TokenCommand::Revoke { id_or_prefix, db } => {
+            let store = open(&db).await?;
+            let t = store.revoke_token(&cli_actor(), &id_or_prefix).await?;
+            println!("revoked token {} ({})", t.id, t.prefix);
+            Ok(())
+        }
+        TokenCommand::List { db } => {
+            let store = open(&db).await?;
+            let users = store.list_users().await?;
+            println!(
+                "{:<38} {:<14} {:<16} {:<10} NAME",
+                "ID", "PREFIX", "USER", "STATUS"
+            );
+            for t in store.list_tokens(None).await? {
+                let user = users
+                    .iter()
+                    .find(|u| u.id == t.user_id)
+                    .map(|u| u.username.as_str())
+                    .unwrap_or("?");
+                let status = if t.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<38} {:<14} {:<16} {:<10} {}",
+                    t.id, t.prefix, user, status, t.name
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
