@@ -651,4 +651,53 @@ mod tests {
         .expect("tree");
         assert_eq!(t.len(), 3);
     }
+
+    fn imdrf_tree() -> Tree {
+        Tree::from_edges(&[
+            ("A", None),
+            ("A11", Some("A")),
+            ("A1101", Some("A11")),
+            ("A1103", Some("A11")),
+            ("A12", Some("A")),
+            ("A1201", Some("A12")),
+            ("A1202", Some("A12")),
+        ])
+        .expect("tree")
+    }
+
+    #[test]
+    fn tree_scan_finds_planted_cluster() {
+        let t = imdrf_tree();
+        // Expected counts equal on the four leaves; A1103 has a strong excess.
+        let cases = vec![0, 0, 10, 60, 0, 10, 10];
+        let expected = vec![0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
+        let data = TreeScanData::Poisson { cases, expected };
+        let r = tree_scan(&t, &data, 999, 7).expect("scan");
+        assert_eq!(r.nodes[0].node, "A1103");
+        assert!(r.nodes[0].p_value <= 0.002, "{:?}", r.nodes[0]);
+        // Conditional model: the root holds all cases, so its LLR is 0 and p = 1.
+        let root = r.nodes.iter().find(|n| n.node == "A").expect("root");
+        assert_eq!((root.llr, root.p_value), (0.0, 1.0));
+        // Same seed, same answer.
+        assert_eq!(r, tree_scan(&t, &data, 999, 7).expect("scan"));
+    }
+
+    #[test]
+    fn tree_scan_null_is_not_significant() {
+        let t = imdrf_tree();
+        let data = TreeScanData::Bernoulli {
+            cases: vec![0, 0, 10, 10, 0, 10, 10],
+            controls: vec![0, 0, 90, 90, 0, 90, 90],
+        };
+        let r = tree_scan(&t, &data, 199, 3).expect("scan");
+        assert!(r.nodes.iter().all(|n| n.llr == 0.0 && n.p_value == 1.0));
+        let data = TreeScanData::Bernoulli {
+            cases: vec![0, 0, 40, 10, 0, 10, 10],
+            controls: vec![0, 0, 60, 90, 0, 90, 90],
+        };
+        let r = tree_scan(&t, &data, 199, 3).expect("scan");
+        assert_eq!(r.nodes[0].node, "A1101");
+        assert!(r.nodes[0].p_value < 0.05);
+        assert!(r.nodes[0].relative_risk > 3.0);
+    }
 }
