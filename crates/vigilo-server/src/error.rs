@@ -299,21 +299,22 @@ mod tests {
         }
     }
 
-    /// Every code in the table is used somewhere outside this file, so the table
-    /// does not collect dead entries.
+    /// Every code in the table is used somewhere besides its entry in `ALL`, so
+    /// the table does not collect dead entries.
     #[test]
     fn every_code_is_used() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let mut sources = String::new();
         for entry in std::fs::read_dir(&dir).expect("src dir") {
             let path = entry.expect("entry").path();
-            if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("error.rs") {
+            if path.extension().is_some_and(|e| e == "rs") {
                 sources.push_str(&std::fs::read_to_string(&path).expect("read source"));
             }
         }
         for c in ErrorCode::ALL {
             let name = format!("ErrorCode::{c:?}");
-            assert!(sources.contains(&name), "{name} is never used");
+            let uses = sources.matches(&name).count();
+            assert!(uses >= 2, "{name} is never used outside the table");
         }
     }
 }

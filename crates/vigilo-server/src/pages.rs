@@ -119,7 +119,7 @@ fn group_thousands(n: i64, lang: Lang) -> String {
     let digits = n.abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(sep);
         }
         out.push(c);
@@ -205,12 +205,10 @@ pub async fn login_submit(
             username,
         };
         let mut resp = render(&page).map_err(|e| ctx.err(e))?;
-        *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        *resp.status_mut() = ErrorCode::TooManyRequests.spec().status;
         if let Ok(v) = HeaderValue::from_str(&(minutes * 60).to_string()) {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
-        // Keeps the table's TooManyRequests code tied to this response for API clients.
-        let _ = ErrorCode::TooManyRequests;
         return Ok(resp);
     }
     let user = store

@@ -64,6 +64,7 @@ impl Backend {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)]
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc()
     }

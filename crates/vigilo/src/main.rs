@@ -332,10 +332,7 @@ async fn user_command(cmd: UserCommand) -> Result<()> {
         }
         UserCommand::List { db } => {
             let store = open(&db).await?;
-            println!(
-                "{:<24} {:<9} {:<9} {}",
-                "USERNAME", "ROLE", "STATUS", "NAME"
-            );
+            println!("{:<24} {:<9} {:<9} NAME", "USERNAME", "ROLE", "STATUS");
             for u in store.list_users().await? {
                 let status = if u.is_disabled() {
                     "disabled"

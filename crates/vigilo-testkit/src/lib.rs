@@ -1,0 +1,217 @@
+//! Test harness: a real Vigilo server on 127.0.0.1:0 over a fresh database, with
+//! helpers to create accounts, log in and hold API tokens.
+//!
+//! PostgreSQL is used when `VIGILO_TEST_POSTGRES_URL` is set; test crates may
+//! read the environment (the product's crates do not).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use vigilo_core::{OrgKind, Role, Username};
+use vigilo_server::{AppState, ServerConfig};
+use vigilo_store::testing::TestDb;
+use vigilo_store::{NewOrganisation, NewUser, Store};
+
+pub const PASSWORD: &str = "test-password-123";
+pub const PG_ENV: &str = "VIGILO_TEST_POSTGRES_URL";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub store: Store,
+    db: Option<TestDb>,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<()>>,
+    orgs: HashMap<String, String>,
+}
+
+impl TestServer {
+    /// A server over a fresh database on the given backend; `None` (with a printed
+    /// note) when PostgreSQL is asked for and not configured.
+    pub async fn start(backend: Backend, config: ServerConfig) -> Option<TestServer> {
+        let db = match backend {
+            Backend::Sqlite => TestDb::sqlite().expect("temp sqlite"),
+            Backend::Postgres => match std::env::var(PG_ENV) {
+                Ok(url) => TestDb::postgres(&url)
+                    .await
+                    .expect("create postgres test database"),
+                Err(_) => {
+                    eprintln!("skipped: set {PG_ENV} to run on PostgreSQL");
+                    return None;
+                }
+            },
+        };
+        let store = db.open().await.expect("open test database");
+        let listener = vigilo_server::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let state = AppState::new(store.clone(), config).expect("state");
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            let _ = vigilo_server::serve(listener, state, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Some(TestServer {
+            base: format!("http://{addr}"),
+            store,
+            db: Some(db),
+            stop: Some(tx),
+            handle: Some(handle),
+            orgs: HashMap::new(),
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A client that keeps cookies and does not follow redirects (tests look at them).
+    pub fn client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    /// The id of a demo organisation of a kind, created on first use.
+    pub async fn org(&mut self, code: &str, kind: OrgKind) -> String {
+        if let Some(id) = self.orgs.get(code) {
+            return id.clone();
+        }
+        let org = self
+            .store
+            .create_organisation(
+                "test",
+                NewOrganisation {
+                    code: code.into(),
+                    kind,
+                    name: format!("Org {code}"),
+                    name_en: None,
+                    admin_unit_code: (kind == OrgKind::Facility).then(|| "00004".to_string()),
+                },
+            )
+            .await
+            .expect("create org");
+        self.orgs.insert(code.into(), org.id.clone());
+        org.id
+    }
+
+    /// Creates an account; vendors and reporters get an organisation of their own
+    /// unless `org` names one.
+    pub async fn user(&mut self, name: &str, role: Role, org: Option<&str>) -> vigilo_store::User {
+        let org_id = match (role.required_org_kind(), org) {
+            (Some(kind), Some(code)) => Some(self.org(code, kind).await),
+            (Some(kind), None) => Some(self.org(&format!("ORG-{name}"), kind).await),
+            _ => None,
+        };
+        self.store
+            .create_user(
+                "test",
+                NewUser {
+                    username: Username::parse(name).expect("name"),
+                    display_name: name.into(),
+                    password: PASSWORD.into(),
+                    role,
+                    organisation_id: org_id,
+                },
+            )
+            .await
+            .expect("create user")
+    }
+
+    /// A bearer token for an existing account.
+    pub async fn token(&self, username: &str) -> String {
+        self.store
+            .create_token("test", username, "test", None)
+            .await
+            .expect("token")
+            .0
+    }
+
+    /// Logs in through the form, as a browser would; returns the client holding the session.
+    pub async fn login(&self, username: &str) -> reqwest::Client {
+        let client = Self::client();
+        let csrf = self.form_csrf(&client, "/login").await;
+        let resp = client
+            .post(self.url("/login"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("username", username),
+                ("password", PASSWORD),
+            ])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(resp.status().as_u16(), 303, "login of {username} failed");
+        client
+    }
+
+    /// Loads a page and returns the CSRF token its forms carry.
+    pub async fn form_csrf(&self, client: &reqwest::Client, path: &str) -> String {
+        let html = client
+            .get(self.url(path))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("body");
+        extract_csrf(&html).unwrap_or_else(|| panic!("no csrf field on {path}"))
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+        self.store.close().await;
+        if let Some(db) = self.db.take() {
+            db.cleanup().await;
+        }
+    }
+}
+
+pub fn extract_csrf(html: &str) -> Option<String> {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_string())
+}
+
+/// Runs a test body on SQLite and (when configured) PostgreSQL.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if std::env::var($crate::PG_ENV).is_err() {
+                        eprintln!("skipped: set {} to run on PostgreSQL", $crate::PG_ENV);
+                        return;
+                    }
+                    super::$name($crate::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
