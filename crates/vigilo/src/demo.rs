@@ -152,16 +152,15 @@ pub async fn run(url: &str, bind: &str) -> Result<()> {
     let accounts = load_demo(&store).await?;
     let db = store.redacted_url().to_string();
     crate::run_server(store, bind, ServerConfig::default(), move |addr| {
-        println!();
-        println!("  Vigilo demo is running at {addr}");
-        println!("  Database: {db} (fresh demo data; replaced at the next `vigilo demo`)");
-        println!();
-        println!("  Demo accounts (password for all: {DEMO_PASSWORD}):");
+        let mut text = format!("\n  Vigilo demo is running at {addr}\n");
+        text +=
+            &format!("  Database: {db} (fresh demo data; replaced at the next `vigilo demo`)\n\n");
+        text += &format!("  Demo accounts (password for all: {DEMO_PASSWORD}):\n");
         for (name, role) in &accounts {
-            println!("    {name:<10} {role}");
+            text += &format!("    {name:<10} {role}\n");
         }
-        println!();
-        println!("  Press Ctrl-C to stop.");
+        text += "\n  Press Ctrl-C to stop.\n";
+        crate::say(&text);
     })
     .await
 }

@@ -157,6 +157,14 @@ enum AuditCommand {
     },
 }
 
+/// Prints to stdout, ignoring a closed pipe (a banner must not kill the server).
+pub(crate) fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("VIGILO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
@@ -179,26 +187,35 @@ async fn open(db: &DbArgs) -> Result<Store> {
     Ok(Store::open(&db.url).await?)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on Ctrl-C or SIGTERM. The handlers are registered when this is
+/// called, before the server starts, so an early signal is not lost.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        let terminate = signal(SignalKind::terminate()).ok();
+        async move {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = wait(interrupt) => {},
+                _ = wait(terminate) => {},
             }
-            Err(_) => std::future::pending::<()>().await,
+            tracing::info!("shutting down");
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
     }
-    tracing::info!("shutting down");
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    }
 }
 
 pub(crate) async fn run_server(
@@ -207,11 +224,12 @@ pub(crate) async fn run_server(
     config: ServerConfig,
     banner: impl FnOnce(&str),
 ) -> Result<()> {
+    let shutdown = shutdown_signal();
     let listener = vigilo_server::bind(bind).await?;
     let addr = listener.local_addr().context("reading the bound address")?;
     let state = AppState::new(store.clone(), config)?;
     banner(&format!("http://{addr}"));
-    vigilo_server::serve(listener, state, shutdown_signal()).await?;
+    vigilo_server::serve(listener, state, shutdown).await?;
     store.close().await;
     Ok(())
 }
@@ -262,7 +280,9 @@ async fn run(cli: Cli) -> Result<()> {
             let url = store.redacted_url().to_string();
             run_server(store, &a.bind, config, |addr| {
                 tracing::info!(database = %url, "Vigilo listening on {addr}");
-                println!("Vigilo is running at {addr} (database {url}). Press Ctrl-C to stop.");
+                say(&format!(
+                    "Vigilo is running at {addr} (database {url}). Press Ctrl-C to stop.\n"
+                ));
             })
             .await
         }

@@ -1,0 +1,957 @@
+//! `vigilo eval`, `vigilo signals` and `vigilo drift`: read CSV files, call `vigilo-stats`,
+//! print a readable table or JSON (`--format json`, schema in docs/stats-cli.md).
+//!
+//! Input errors (missing columns, non-numeric values, duplicate or mismatched ids) are
+//! reported with the file, line and column, and nothing is computed on partial data.
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use vigilo_stats::dispro::{self, Chi2Form, CountingUnit, Methods, ZeroCellRule};
+use vigilo_stats::drift;
+use vigilo_stats::eval::{self, BinRule, IntervalMethod};
+
+/// Version of the JSON documents printed with `--format json`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Output format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned text table for a terminal.
+    #[default]
+    Table,
+    /// One JSON document (see docs/stats-cli.md).
+    Json,
+}
+
+/// Interval method for proportions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum IntervalArg {
+    #[default]
+    Wilson,
+    ClopperPearson,
+}
+
+/// Bin rule for the expected calibration error.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum EceRuleArg {
+    #[default]
+    EqualWidth,
+    EqualCount,
+}
+
+/// Arguments of `vigilo eval`.
+#[derive(Args, Debug, Clone)]
+pub struct EvalArgs {
+    /// CSV with the true outcome of each case (columns case_id, label, subgroups)
+    #[arg(long)]
+    pub truth: PathBuf,
+    /// CSV with the model's score of each case (columns case_id, score)
+    #[arg(long)]
+    pub scores: PathBuf,
+    /// Predict positive when score >= threshold
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
+    /// Column of the truth file to report subgroups and fairness gaps by (repeatable)
+    #[arg(long = "subgroup", value_name = "COL")]
+    pub subgroups: Vec<String>,
+    /// Name of the case id column in both files
+    #[arg(long, default_value = "case_id")]
+    pub id_column: String,
+    /// Name of the 0/1 outcome column in the truth file
+    #[arg(long, default_value = "label")]
+    pub label_column: String,
+    /// Name of the score column in the scores file
+    #[arg(long, default_value = "score")]
+    pub score_column: String,
+    /// Confidence level of intervals
+    #[arg(long, default_value_t = 0.95)]
+    pub level: f64,
+    /// Interval for sensitivity, specificity, PPV, NPV and accuracy
+    #[arg(long, value_enum, default_value_t)]
+    pub interval: IntervalArg,
+    /// Number of calibration bins
+    #[arg(long, default_value_t = 10)]
+    pub ece_bins: usize,
+    /// How calibration bins are formed
+    #[arg(long, value_enum, default_value_t)]
+    pub ece_rule: EceRuleArg,
+    /// Stratified bootstrap replicates for an AUROC interval (0 = none)
+    #[arg(long, default_value_t = 0)]
+    pub bootstrap: usize,
+    /// Seed of the bootstrap
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+/// Arguments of `vigilo signals`.
+#[derive(Args, Debug, Clone)]
+pub struct SignalsArgs {
+    /// CSV with one row per (report, product, event)
+    #[arg(long)]
+    pub reports: PathBuf,
+    /// Comma-separated methods among prr, ror, ic, ebgm
+    #[arg(long, default_value = "prr,ror,ic,ebgm", value_delimiter = ',')]
+    pub methods: Vec<String>,
+    /// Column(s) defining strata for the expected counts of IC and EBGM (repeatable)
+    #[arg(long = "strata", value_name = "COL")]
+    pub strata: Vec<String>,
+    /// Name of the report id column
+    #[arg(long, default_value = "report_id")]
+    pub report_column: String,
+    /// Name of the product column
+    #[arg(long, default_value = "product")]
+    pub product_column: String,
+    /// Name of the event column
+    #[arg(long, default_value = "event")]
+    pub event_column: String,
+    /// Counting unit: unique reports per cell (openEBGM) or product-event pairs (vigipy)
+    #[arg(long, value_enum, default_value_t)]
+    pub unit: UnitArg,
+    /// Zero-cell rule for PRR and ROR
+    #[arg(long, value_enum, default_value_t)]
+    pub zero_cell: ZeroCellArg,
+    /// Use the chi-square without Yates correction for the Evans rule
+    #[arg(long)]
+    pub uncorrected_chi2: bool,
+    /// Only report cells with at least this many reports
+    #[arg(long, default_value_t = 1)]
+    pub min_count: u64,
+    /// Rows shown in table format (JSON always has every cell)
+    #[arg(long, default_value_t = 40)]
+    pub top: usize,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+/// Counting unit argument.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum UnitArg {
+    #[default]
+    UniqueReports,
+    Pairs,
+}
+
+/// Zero-cell rule argument.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ZeroCellArg {
+    #[default]
+    HaldaneAnscombe,
+    Infinite,
+}
+
+/// Arguments of `vigilo drift`.
+#[derive(Args, Debug, Clone)]
+pub struct DriftArgs {
+    /// CSV of the reference period
+    #[arg(long)]
+    pub reference: PathBuf,
+    /// CSV of the current period (same column names)
+    #[arg(long)]
+    pub current: PathBuf,
+    /// Columns to compare (default: every column present in both files)
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Vec<String>,
+    /// Columns to treat as categorical even if their values are numbers
+    #[arg(long, value_delimiter = ',')]
+    pub categorical: Vec<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+// ------------------------------------------------------------------ CSV helpers
+
+struct CsvFile {
+    path: PathBuf,
+    headers: Vec<String>,
+    reader: csv::Reader<std::fs::File>,
+}
+
+impl CsvFile {
+    fn open(path: &Path) -> Result<CsvFile> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_path(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let headers = reader
+            .headers()
+            .with_context(|| format!("cannot read the header row of {}", path.display()))?
+            .iter()
+            .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+            .collect();
+        Ok(CsvFile {
+            path: path.to_path_buf(),
+            headers,
+            reader,
+        })
+    }
+
+    fn column(&self, name: &str) -> Result<usize> {
+        self.headers.iter().position(|h| h == name).ok_or_else(|| {
+            anyhow!(
+                "{}: no column named {name:?} (columns: {})",
+                self.path.display(),
+                self.headers.join(", ")
+            )
+        })
+    }
+}
+
+fn field<'a>(rec: &'a csv::StringRecord, i: usize, file: &Path, col: &str) -> Result<&'a str> {
+    let line = rec.position().map_or(0, |p| p.line());
+    rec.get(i)
+        .map(str::trim)
+        .ok_or_else(|| anyhow!("{}:{line}: missing field {col:?}", file.display()))
+}
+
+fn parse_f64(s: &str, rec: &csv::StringRecord, file: &Path, col: &str) -> Result<f64> {
+    let line = rec.position().map_or(0, |p| p.line());
+    let v: f64 = s.parse().map_err(|_| {
+        anyhow!(
+            "{}:{line}: column {col:?}: {s:?} is not a number",
+            file.display()
+        )
+    })?;
+    if !v.is_finite() {
+        bail!("{}:{line}: column {col:?}: {s:?} is not finite", file.display());
+    }
+    Ok(v)
+}
+
+fn print_json<T: Serialize>(doc: &T) -> Result<()> {
+    let s = serde_json::to_string_pretty(doc)?;
+    println!("{s}");
+    Ok(())
+}
+
+fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    match v {
+        Some(x) if x.is_finite() => format!("{x:.digits$}"),
+        Some(x) if x > 0.0 => "inf".into(),
+        Some(_) => "-inf".into(),
+        None => "-".into(),
+    }
+}
+
+// ------------------------------------------------------------------ eval
+
+/// Cases joined from the truth and scores files.
+pub struct EvalData {
+    pub labels: Vec<bool>,
+    pub scores: Vec<f64>,
+    /// Subgroup column name and the value of each case.
+    pub subgroups: Vec<(String, Vec<String>)>,
+}
+
+/// Reads and joins the truth and scores files by case id.
+pub fn read_eval_data(args: &EvalArgs) -> Result<EvalData> {
+    let mut truth = CsvFile::open(&args.truth)?;
+    let id_t = truth.column(&args.id_column)?;
+    let lab = truth.column(&args.label_column)?;
+    let sub_idx: Vec<usize> = args
+        .subgroups
+        .iter()
+        .map(|c| truth.column(c))
+        .collect::<Result<_>>()?;
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut ids = Vec::new();
+    let mut labels = Vec::new();
+    let mut subs: Vec<Vec<String>> = vec![Vec::new(); sub_idx.len()];
+    let tpath = truth.path.clone();
+    for rec in truth.reader.records() {
+        let rec = rec.with_context(|| format!("{}: malformed CSV", tpath.display()))?;
+        let id = field(&rec, id_t, &tpath, &args.id_column)?;
+        let l = field(&rec, lab, &tpath, &args.label_column)?;
+        let y = match l {
+            "1" => true,
+            "0" => false,
+            other => {
+                let line = rec.position().map_or(0, |p| p.line());
+                bail!(
+                    "{}:{line}: column {:?} must be 0 or 1, found {other:?}",
+                    tpath.display(),
+                    args.label_column
+                )
+            }
+        };
+        if index.insert(id.to_string(), ids.len()).is_some() {
+            bail!("{}: case id {id:?} appears twice", tpath.display());
+        }
+        ids.push(id.to_string());
+        labels.push(y);
+        for (k, &i) in sub_idx.iter().enumerate() {
+            subs[k].push(field(&rec, i, &tpath, &args.subgroups[k])?.to_string());
+        }
+    }
+    if ids.is_empty() {
+        bail!("{}: no cases", tpath.display());
+    }
+    let mut scores_f = CsvFile::open(&args.scores)?;
+    let id_s = scores_f.column(&args.id_column)?;
+    let sc = scores_f.column(&args.score_column)?;
+    let spath = scores_f.path.clone();
+    let mut scores: Vec<Option<f64>> = vec![None; ids.len()];
+    let mut unknown = Vec::new();
+    let mut n_unknown = 0usize;
+    for rec in scores_f.reader.records() {
+        let rec = rec.with_context(|| format!("{}: malformed CSV", spath.display()))?;
+        let id = field(&rec, id_s, &spath, &args.id_column)?;
+        let v = parse_f64(field(&rec, sc, &spath, &args.score_column)?, &rec, &spath, &args.score_column)?;
+        match index.get(id) {
+            Some(&i) => {
+                if scores[i].is_some() {
+                    bail!("{}: case id {id:?} appears twice", spath.display());
+                }
+                scores[i] = Some(v);
+            }
+            None => {
+                n_unknown += 1;
+                if unknown.len() < 5 {
+                    unknown.push(id.to_string());
+                }
+            }
+        }
+    }
+    let missing: Vec<&str> = ids
+        .iter()
+        .zip(&scores)
+        .filter(|(_, s)| s.is_none())
+        .map(|(id, _)| id.as_str())
+        .collect();
+    if n_unknown > 0 || !missing.is_empty() {
+        let mut msg = String::from("case ids do not match between the truth and scores files:");
+        if !missing.is_empty() {
+            let _ = write!(
+                msg,
+                " {} case(s) without a score (e.g. {})",
+                missing.len(),
+                missing.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        if n_unknown > 0 {
+            let _ = write!(
+                msg,
+                " {n_unknown} score(s) for unknown cases (e.g. {})",
+                unknown.join(", ")
+            );
+        }
+        bail!(msg);
+    }
+    Ok(EvalData {
+        labels,
+        scores: scores.into_iter().flatten().collect(),
+        subgroups: args.subgroups.iter().cloned().zip(subs).collect(),
+    })
+}
+
+#[derive(Serialize)]
+struct EvalDoc<'a> {
+    schema_version: u32,
+    command: &'static str,
+    conventions: Vec<String>,
+    report: &'a eval::EvaluationReport,
+    subgroups: Vec<SubgroupDoc>,
+    bootstrap_auroc: Option<eval::BootstrapInterval>,
+}
+
+#[derive(Serialize)]
+struct SubgroupDoc {
+    column: String,
+    report: eval::SubgroupReport,
+}
+
+/// Runs `vigilo eval`.
+pub fn run_eval(args: &EvalArgs) -> Result<()> {
+    let data = read_eval_data(args)?;
+    let method = match args.interval {
+        IntervalArg::Wilson => IntervalMethod::Wilson,
+        IntervalArg::ClopperPearson => IntervalMethod::ClopperPearson,
+    };
+    let rule = match args.ece_rule {
+        EceRuleArg::EqualWidth => BinRule::EqualWidth(args.ece_bins),
+        EceRuleArg::EqualCount => BinRule::EqualCount(args.ece_bins),
+    };
+    let report = eval::evaluate(&data.labels, &data.scores, args.threshold, args.level, method, rule)?;
+    let mut subgroups = Vec::new();
+    for (col, values) in &data.subgroups {
+        let r = eval::subgroup_metrics(&data.labels, &data.scores, values, args.threshold, args.level, method)?;
+        subgroups.push(SubgroupDoc {
+            column: col.clone(),
+            report: r,
+        });
+    }
+    let bootstrap_auroc = if args.bootstrap > 0 {
+        Some(eval::bootstrap_ci(
+            &data.labels,
+            &data.scores,
+            |l, s| eval::auroc(l, s),
+            args.bootstrap,
+            args.level,
+            args.seed,
+        )?)
+    } else {
+        None
+    };
+    let conventions = vec![
+        format!("predicted positive when score >= {}", args.threshold),
+        format!("proportion intervals: {method:?} at level {}", args.level),
+        "AUROC ties count one half; DeLong variance (Sun and Xu 2014); interval clipped to [0, 1]".into(),
+        format!("ECE: {rule}"),
+        "calibration: slope from glm(y ~ logit(p)), calibration-in-the-large from glm(y ~ offset(logit(p)))".into(),
+        "fairness: fairlearn definitions (demographic parity difference, equalised odds difference)".into(),
+    ];
+    let doc = EvalDoc {
+        schema_version: SCHEMA_VERSION,
+        command: "eval",
+        conventions,
+        report: &report,
+        subgroups,
+        bootstrap_auroc,
+    };
+    match args.format {
+        OutputFormat::Json => print_json(&doc),
+        OutputFormat::Table => {
+            print!("{}", eval_table(&doc));
+            Ok(())
+        }
+    }
+}
+
+fn prop_row(out: &mut String, name: &str, p: &Option<eval::Proportion>) {
+    match p {
+        Some(p) => {
+            let _ = writeln!(
+                out,
+                "  {name:<13} {:>8.4}  [{:.4}, {:.4}]  {}/{}",
+                p.estimate, p.lower, p.upper, p.x, p.n
+            );
+        }
+        None => {
+            let _ = writeln!(out, "  {name:<13} {:>8}  (undefined: zero denominator)", "-");
+        }
+    }
+}
+
+fn eval_table(doc: &EvalDoc) -> String {
+    let r = doc.report;
+    let mut out = String::new();
+    let _ = writeln!(out, "Cases: {} ({} positive), threshold {}", r.n, r.n_positive, r.threshold);
+    let c = r.metrics.confusion;
+    let _ = writeln!(out, "Confusion: TP {}  FP {}  TN {}  FN {}", c.tp, c.fp, c.tn, c.fn_);
+    let _ = writeln!(out, "Metric          Value   Interval");
+    prop_row(&mut out, "sensitivity", &r.metrics.sensitivity);
+    prop_row(&mut out, "specificity", &r.metrics.specificity);
+    prop_row(&mut out, "PPV", &r.metrics.ppv);
+    prop_row(&mut out, "NPV", &r.metrics.npv);
+    prop_row(&mut out, "accuracy", &r.metrics.accuracy);
+    if let Some(a) = &r.auroc {
+        let _ = writeln!(
+            out,
+            "  {:<13} {:>8.4}  [{:.4}, {:.4}]  DeLong SE {:.4}",
+            "AUROC", a.auc, a.lower, a.upper, a.se
+        );
+    }
+    if let Some(b) = &doc.bootstrap_auroc {
+        let _ = writeln!(
+            out,
+            "  {:<13} {:>8}  [{:.4}, {:.4}]  bootstrap, {} replicates, seed {}",
+            "", "", b.lower, b.upper, b.replicates, b.seed
+        );
+    }
+    if let Some(b) = r.brier {
+        let _ = writeln!(out, "  {:<13} {:>8.4}", "Brier", b);
+    }
+    if let Some(e) = &r.ece {
+        let _ = writeln!(out, "  {:<13} {:>8.4}  ({})", "ECE", e.ece, e.rule);
+    }
+    if let Some(f) = &r.calibration {
+        let _ = writeln!(
+            out,
+            "  {:<13} {:>8.4}  intercept {:.4}, in-the-large {:.4}",
+            "cal. slope", f.slope, f.intercept, f.calibration_in_the_large
+        );
+    }
+    for s in &doc.subgroups {
+        let _ = writeln!(out, "\nSubgroups by {}:", s.column);
+        let _ = writeln!(
+            out,
+            "  {:<16} {:>8} {:>6} {:>8} {:>8} {:>8} {:>8}",
+            "group", "n", "pos", "sens", "spec", "sel.rate", "AUROC"
+        );
+        for g in &s.report.groups {
+            let est = |p: &Option<eval::Proportion>| p.map(|p| p.estimate);
+            let _ = writeln!(
+                out,
+                "  {:<16} {:>8} {:>6} {:>8} {:>8} {:>8} {:>8}",
+                g.group,
+                g.n,
+                g.n_positive,
+                fmt_opt(est(&g.metrics.sensitivity), 4),
+                fmt_opt(est(&g.metrics.specificity), 4),
+                fmt_opt(est(&g.metrics.selection_rate), 4),
+                fmt_opt(g.auroc, 4)
+            );
+        }
+        let rep = &s.report;
+        let _ = writeln!(
+            out,
+            "  demographic parity difference {}, equalised odds difference {}, equal opportunity difference {}",
+            fmt_opt(rep.demographic_parity_difference, 4),
+            fmt_opt(rep.equalized_odds_difference, 4),
+            fmt_opt(rep.equal_opportunity_difference, 4)
+        );
+        if let Some(g) = &rep.largest_gap {
+            let _ = writeln!(
+                out,
+                "  largest gap: {} {:.4} ({} {:.4} vs {} {:.4})",
+                g.metric, g.difference, g.max_group, g.max_value, g.min_group, g.min_value
+            );
+        }
+    }
+    for n in &r.notes {
+        let _ = writeln!(out, "Note: {n}");
+    }
+    let _ = writeln!(out, "\nConventions:");
+    for c in &doc.conventions {
+        let _ = writeln!(out, "  - {c}");
+    }
+    out
+}
+
+// ------------------------------------------------------------------ signals
+
+/// Reads a reports file into a table builder.
+pub fn read_reports(args: &SignalsArgs) -> Result<dispro::ReportTableBuilder> {
+    let mut f = CsvFile::open(&args.reports)?;
+    let r = f.column(&args.report_column)?;
+    let p = f.column(&args.product_column)?;
+    let e = f.column(&args.event_column)?;
+    let strata: Vec<usize> = args.strata.iter().map(|c| f.column(c)).collect::<Result<_>>()?;
+    let path = f.path.clone();
+    let mut b = dispro::ReportTableBuilder::new();
+    let mut key = String::new();
+    let mut rec = csv::StringRecord::new();
+    while f
+        .reader
+        .read_record(&mut rec)
+        .with_context(|| format!("{}: malformed CSV", path.display()))?
+    {
+        let rid = field(&rec, r, &path, &args.report_column)?;
+        let prod = field(&rec, p, &path, &args.product_column)?;
+        let ev = field(&rec, e, &path, &args.event_column)?;
+        let line = rec.position().map_or(0, |p| p.line());
+        if rid.is_empty() || prod.is_empty() || ev.is_empty() {
+            bail!("{}:{line}: empty report id, product or event", path.display());
+        }
+        let res = if strata.is_empty() {
+            b.add(rid, prod, ev)
+        } else {
+            key.clear();
+            for (k, &i) in strata.iter().enumerate() {
+                if k > 0 {
+                    key.push('\u{1f}');
+                }
+                key.push_str(field(&rec, i, &path, &args.strata[k])?);
+            }
+            b.add_stratified(rid, prod, ev, &key)
+        };
+        res.map_err(|err| anyhow!("{}:{line}: {err}", path.display()))?;
+    }
+    Ok(b)
+}
+
+fn parse_methods(list: &[String]) -> Result<Methods> {
+    let mut m = Methods {
+        prr: false,
+        ror: false,
+        ic: false,
+        ebgm: false,
+    };
+    for s in list {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "prr" => m.prr = true,
+            "ror" => m.ror = true,
+            "ic" | "bcpnn" => m.ic = true,
+            "ebgm" | "mgps" | "gps" => m.ebgm = true,
+            "" => {}
+            other => bail!("unknown method {other:?} (use prr, ror, ic, ebgm)"),
+        }
+    }
+    if !(m.prr || m.ror || m.ic || m.ebgm) {
+        bail!("no method selected");
+    }
+    Ok(m)
+}
+
+#[derive(Serialize)]
+struct SignalsDoc<'a> {
+    schema_version: u32,
+    command: &'static str,
+    conventions: Vec<String>,
+    methods: Methods,
+    strata: &'a [String],
+    report: dispro::SignalReport,
+}
+
+/// Runs `vigilo signals`.
+pub fn run_signals(args: &SignalsArgs) -> Result<()> {
+    let methods = parse_methods(&args.methods)?;
+    let builder = read_reports(args)?;
+    let unit = match args.unit {
+        UnitArg::UniqueReports => CountingUnit::UniqueReports,
+        UnitArg::Pairs => CountingUnit::Pairs,
+    };
+    let table = builder.build(unit)?;
+    let opts = dispro::SignalOptions {
+        methods,
+        zero_cell: match args.zero_cell {
+            ZeroCellArg::HaldaneAnscombe => ZeroCellRule::HaldaneAnscombe,
+            ZeroCellArg::Infinite => ZeroCellRule::Infinite,
+        },
+        chi2: if args.uncorrected_chi2 {
+            Chi2Form::Uncorrected
+        } else {
+            Chi2Form::Yates
+        },
+        ..Default::default()
+    };
+    let mut report = dispro::signals(&table, &opts)?;
+    report.rows.retain(|r| r.table.a >= args.min_count);
+    sort_signal_rows(&mut report.rows);
+    let conventions = vec![
+        match unit {
+            CountingUnit::UniqueReports => "counting unit: unique reports per cell (openEBGM); E = n_product * n_event / n_reports".into(),
+            CountingUnit::Pairs => "counting unit: product-event pairs (vigipy, PhViD); E = n_product * n_event / n_pairs".to_string(),
+        },
+        format!("zero cells: {:?} (0.5 added to all four cells only when a cell is zero)", opts.zero_cell),
+        format!("PRR chi-square: {:?}; Evans signal PRR >= 2, chi2 >= 4, a >= 3", opts.chi2),
+        "ROR: Woolf interval; signal when lower bound > 1 and a >= 3".into(),
+        "IC = log2((a + 0.5)/(E + 0.5)), IC025 exact gamma quantile; signal IC025 > 0".into(),
+        "EBGM: two-gamma mixture prior by maximum likelihood (zero-truncated per component); signal EB05 >= 2".into(),
+        if args.strata.is_empty() {
+            "expected counts unstratified".to_string()
+        } else {
+            format!("expected counts for IC and EBGM stratified by {}; PRR and ROR crude", args.strata.join(", "))
+        },
+    ];
+    let doc = SignalsDoc {
+        schema_version: SCHEMA_VERSION,
+        command: "signals",
+        conventions,
+        methods,
+        strata: &args.strata,
+        report,
+    };
+    match args.format {
+        OutputFormat::Json => print_json(&doc),
+        OutputFormat::Table => {
+            print!("{}", signals_table(&doc, args.top));
+            Ok(())
+        }
+    }
+}
+
+/// Strongest first: by EB05, else IC025, else the PRR lower bound, else the ROR lower bound.
+fn sort_signal_rows(rows: &mut [dispro::SignalRow]) {
+    let key = |r: &dispro::SignalRow| -> f64 {
+        r.ebgm
+            .map(|e| e.eb05)
+            .or(r.ic.map(|i| i.lower))
+            .or(r.prr.map(|p| p.lower))
+            .or(r.ror.map(|p| p.lower))
+            .unwrap_or(f64::NEG_INFINITY)
+    };
+    rows.sort_by(|a, b| {
+        key(b)
+            .total_cmp(&key(a))
+            .then_with(|| a.product.cmp(&b.product))
+            .then_with(|| a.event.cmp(&b.event))
+    });
+}
+
+fn signals_table(doc: &SignalsDoc, top: usize) -> String {
+    let r = &doc.report;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} cells, {} {} in total{}",
+        r.rows.len(),
+        r.n_total,
+        match r.unit {
+            CountingUnit::UniqueReports => "reports",
+            CountingUnit::Pairs => "pairs",
+        },
+        if r.stratified { ", stratified expected counts" } else { "" }
+    );
+    if let Some(f) = &r.mgps_fit {
+        let p = f.prior;
+        let _ = writeln!(
+            out,
+            "MGPS prior: a1 {:.4} b1 {:.4} a2 {:.4} b2 {:.4} P {:.4} (log-likelihood {:.3}, {}{})",
+            p.a1,
+            p.b1,
+            p.a2,
+            p.b2,
+            p.p,
+            f.log_likelihood,
+            if f.converged { "converged" } else { "NOT converged" },
+            if f.squashed { ", squashed data" } else { "" }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:<20} {:<20} {:>6} {:>9} {:>22} {:>8} {:>22} {:>7} {:>7} {:>7} {:<10}",
+        "product", "event", "a", "E", "PRR [95% CI]", "chi2", "ROR [95% CI]", "IC025", "EBGM", "EB05", "signals"
+    );
+    for row in r.rows.iter().take(top) {
+        let ci = |v: Option<(f64, f64, f64)>| match v {
+            Some((x, l, u)) => format!(
+                "{} [{}, {}]",
+                fmt_opt(Some(x), 2),
+                fmt_opt(Some(l), 2),
+                fmt_opt(Some(u), 2)
+            ),
+            None => "-".into(),
+        };
+        let mut flags = Vec::new();
+        if row.prr.is_some_and(|p| p.evans_signal) {
+            flags.push("PRR");
+        }
+        if row.ror.is_some_and(|p| p.signal) {
+            flags.push("ROR");
+        }
+        if row.ic.is_some_and(|p| p.signal) {
+            flags.push("IC");
+        }
+        if row.ebgm.is_some_and(|p| p.signal) {
+            flags.push("EB05");
+        }
+        let short = |s: &str| -> String { s.chars().take(20).collect() };
+        let _ = writeln!(
+            out,
+            "{:<20} {:<20} {:>6} {:>9.3} {:>22} {:>8} {:>22} {:>7} {:>7} {:>7} {:<10}",
+            short(&row.product),
+            short(&row.event),
+            row.table.a,
+            row.expected,
+            ci(row.prr.map(|p| (p.prr, p.lower, p.upper))),
+            fmt_opt(row.prr.and_then(|p| p.chi2), 2),
+            ci(row.ror.map(|p| (p.ror, p.lower, p.upper))),
+            fmt_opt(row.ic.map(|i| i.lower), 3),
+            fmt_opt(row.ebgm.map(|e| e.ebgm), 2),
+            fmt_opt(row.ebgm.map(|e| e.eb05), 2),
+            flags.join(",")
+        );
+    }
+    if r.rows.len() > top {
+        let _ = writeln!(out, "... {} more cells (use --top or --format json)", r.rows.len() - top);
+    }
+    let _ = writeln!(out, "\nConventions:");
+    for c in &doc.conventions {
+        let _ = writeln!(out, "  - {c}");
+    }
+    out
+}
+
+// ------------------------------------------------------------------ drift
+
+enum Column {
+    Numeric(Vec<f64>, Vec<f64>),
+    Categorical(Vec<String>, Vec<String>),
+}
+
+/// Per-column drift result.
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum ColumnDrift {
+    Numeric {
+        column: String,
+        missing_reference: usize,
+        missing_current: usize,
+        #[serde(flatten)]
+        drift: drift::NumericDrift,
+    },
+    Categorical {
+        column: String,
+        #[serde(flatten)]
+        drift: drift::CategoricalDrift,
+    },
+}
+
+#[derive(Serialize)]
+struct DriftDoc {
+    schema_version: u32,
+    command: &'static str,
+    conventions: Vec<String>,
+    columns: Vec<ColumnDrift>,
+}
+
+fn read_all(path: &Path) -> Result<(Vec<String>, Vec<csv::StringRecord>)> {
+    let mut f = CsvFile::open(path)?;
+    let mut rows = Vec::new();
+    for rec in f.reader.records() {
+        rows.push(rec.with_context(|| format!("{}: malformed CSV", path.display()))?);
+    }
+    Ok((f.headers, rows))
+}
+
+/// Runs `vigilo drift`.
+pub fn run_drift(args: &DriftArgs) -> Result<()> {
+    let (rh, rrows) = read_all(&args.reference)?;
+    let (ch, crows) = read_all(&args.current)?;
+    if rrows.is_empty() || crows.is_empty() {
+        bail!("both files need at least one data row");
+    }
+    let columns: Vec<String> = if args.columns.is_empty() {
+        rh.iter().filter(|h| ch.contains(h)).cloned().collect()
+    } else {
+        args.columns.clone()
+    };
+    if columns.is_empty() {
+        bail!("the two files have no column in common");
+    }
+    let forced: HashSet<&str> = args.categorical.iter().map(String::as_str).collect();
+    let mut work = Vec::new();
+    for col in &columns {
+        let ri = rh.iter().position(|h| h == col).ok_or_else(|| {
+            anyhow!("{}: no column named {col:?} (columns: {})", args.reference.display(), rh.join(", "))
+        })?;
+        let ci = ch.iter().position(|h| h == col).ok_or_else(|| {
+            anyhow!("{}: no column named {col:?} (columns: {})", args.current.display(), ch.join(", "))
+        })?;
+        let get = |rows: &[csv::StringRecord], i: usize| -> Vec<String> {
+            rows.iter().map(|r| r.get(i).unwrap_or("").trim().to_string()).collect()
+        };
+        let (rv, cv) = (get(&rrows, ri), get(&crows, ci));
+        // Numeric when every non-empty value in both files parses as a finite number.
+        let numeric = !forced.contains(col.as_str())
+            && rv
+                .iter()
+                .chain(&cv)
+                .filter(|s| !s.is_empty())
+                .all(|s| s.parse::<f64>().is_ok_and(f64::is_finite))
+            && rv.iter().chain(&cv).any(|s| !s.is_empty());
+        if numeric {
+            let parse = |v: &[String]| -> Vec<f64> {
+                v.iter().filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok()).collect()
+            };
+            work.push((col.clone(), Column::Numeric(parse(&rv), parse(&cv)), rv.iter().filter(|s| s.is_empty()).count(), cv.iter().filter(|s| s.is_empty()).count()));
+        } else {
+            work.push((col.clone(), Column::Categorical(rv, cv), 0, 0));
+        }
+    }
+    // Columns are independent: spread them over the available cores.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(work.len()).max(1);
+    let mut results: Vec<Option<Result<ColumnDrift>>> = (0..work.len()).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let chunks: Vec<_> = results.chunks_mut(work.len().div_ceil(threads)).zip(work.chunks(work.len().div_ceil(threads))).collect();
+        for (out, items) in chunks {
+            s.spawn(move || {
+                for (slot, (col, data, mr, mc)) in out.iter_mut().zip(items) {
+                    *slot = Some(match data {
+                        Column::Numeric(r, c) => drift::numeric_drift(r, c, None)
+                            .map(|d| ColumnDrift::Numeric {
+                                column: col.clone(),
+                                missing_reference: *mr,
+                                missing_current: *mc,
+                                drift: d,
+                            })
+                            .map_err(|e| anyhow!("column {col:?}: {e}")),
+                        Column::Categorical(r, c) => drift::categorical_drift(r, c)
+                            .map(|d| ColumnDrift::Categorical {
+                                column: col.clone(),
+                                drift: d,
+                            })
+                            .map_err(|e| anyhow!("column {col:?}: {e}")),
+                    });
+                }
+            });
+        }
+    });
+    let mut out = Vec::with_capacity(results.len());
+    for r in results {
+        out.push(r.ok_or_else(|| anyhow!("internal: column not computed"))??);
+    }
+    let doc = DriftDoc {
+        schema_version: SCHEMA_VERSION,
+        command: "drift",
+        conventions: vec![
+            format!(
+                "PSI over the reference's deciles (numpy linear quantiles, right-closed bins, open ends); categories as bins for categorical columns; empty bins count as {}; watch >= {}, act >= {}",
+                drift::PSI_EPSILON,
+                drift::PSI_WATCH,
+                drift::PSI_ACT
+            ),
+            "Jensen-Shannon distance, base 2, over the PSI bins".into(),
+            "KS statistic and p-value as scipy ks_2samp (exact up to 10,000 values per sample)".into(),
+            "Wasserstein-1 as scipy wasserstein_distance; normalised form divided by the reference's standard deviation".into(),
+            "chi-square as scipy chi2_contingency (Yates only with one degree of freedom)".into(),
+            "numeric columns: every non-empty value in both files is a number; empty values are left out and counted".into(),
+        ],
+        columns: out,
+    };
+    match args.format {
+        OutputFormat::Json => print_json(&doc),
+        OutputFormat::Table => {
+            print!("{}", drift_table(&doc));
+            Ok(())
+        }
+    }
+}
+
+fn drift_table(doc: &DriftDoc) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<24} {:<11} {:>8} {:<7} {:>8} {:>10} {:>10} {:>11} {:>10}",
+        "column", "kind", "PSI", "level", "JS dist", "KS D", "KS p", "W1", "chi2 p"
+    );
+    for c in &doc.columns {
+        let short = |s: &str| -> String { s.chars().take(24).collect() };
+        match c {
+            ColumnDrift::Numeric { column, drift: d, .. } => {
+                let _ = writeln!(
+                    out,
+                    "{:<24} {:<11} {:>8.4} {:<7} {:>8.4} {:>10.4} {:>10.3e} {:>11.4} {:>10}",
+                    short(column),
+                    "numeric",
+                    d.psi,
+                    format!("{:?}", d.psi_level).to_lowercase(),
+                    d.js_distance,
+                    d.ks.statistic,
+                    d.ks.p_value,
+                    d.wasserstein,
+                    "-"
+                );
+            }
+            ColumnDrift::Categorical { column, drift: d } => {
+                let _ = writeln!(
+                    out,
+                    "{:<24} {:<11} {:>8.4} {:<7} {:>8.4} {:>10} {:>10} {:>11} {:>10}",
+                    short(column),
+                    "categorical",
+                    d.psi,
+                    format!("{:?}", d.psi_level).to_lowercase(),
+                    d.js_distance,
+                    "-",
+                    "-",
+                    "-",
+                    d.chi2.map_or("-".to_string(), |t| format!("{:.3e}", t.p_value))
+                );
+            }
+        }
+    }
+    let _ = writeln!(out, "\nConventions:");
+    for c in &doc.conventions {
+        let _ = writeln!(out, "  - {c}");
+    }
+    out
+}
