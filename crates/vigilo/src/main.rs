@@ -5,7 +5,9 @@ mod demo;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
 use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use vigilo_core::{Role, Username};
 use vigilo_server::{AppState, ServerConfig};
@@ -14,19 +16,64 @@ use vigilo_store::{NewUser, Store};
 #[derive(Parser)]
 #[command(name = "vigilo", version, about = "Vigilo: the regulator's platform for AI in health care", long_about = None)]
 struct Cli {
+    /// Configuration file (TOML); default ./vigilo.toml when present. Flags and
+    /// environment variables override it.
+    #[arg(long, global = true, env = "VIGILO_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+const DEFAULT_DATABASE: &str = "sqlite://vigilo.db";
+const DEFAULT_BIND: &str = "127.0.0.1:8080";
+const DEFAULT_CONFIG_FILE: &str = "vigilo.toml";
+
+/// Settings a config file may hold; anything else in the file is an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    database: Option<String>,
+    bind: Option<String>,
+    body_limit: Option<usize>,
+    secure_cookies: Option<bool>,
+    no_jobs: Option<bool>,
+}
+
+impl ConfigFile {
+    fn load(explicit: Option<&Path>) -> Result<ConfigFile> {
+        let path = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let p = PathBuf::from(DEFAULT_CONFIG_FILE);
+                if !p.exists() {
+                    return Ok(ConfigFile::default());
+                }
+                p
+            }
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        basic_toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))
+    }
 }
 
 #[derive(Args, Clone)]
 struct DbArgs {
     /// Database URL: sqlite://path/file.db (created when missing) or postgres://user:pass@host/db
-    #[arg(
-        long = "database",
-        env = "VIGILO_DATABASE_URL",
-        default_value = "sqlite://vigilo.db"
-    )]
-    url: String,
+    /// [default: sqlite://vigilo.db]
+    #[arg(long = "database", env = "VIGILO_DATABASE_URL")]
+    url: Option<String>,
+}
+
+impl DbArgs {
+    /// Flag or environment, then config file, then the default.
+    fn resolve(&self, config: &ConfigFile) -> String {
+        self.url
+            .clone()
+            .or_else(|| config.database.clone())
+            .unwrap_or_else(|| DEFAULT_DATABASE.to_string())
+    }
 }
 
 #[derive(Subcommand)]
@@ -52,12 +99,12 @@ enum Command {
 struct ServeArgs {
     #[command(flatten)]
     db: DbArgs,
-    /// Address to listen on
-    #[arg(long, env = "VIGILO_BIND", default_value = "127.0.0.1:8080")]
-    bind: String,
-    /// Largest accepted request body in bytes (default 10 MiB)
-    #[arg(long, env = "VIGILO_BODY_LIMIT", default_value_t = 10 * 1024 * 1024)]
-    body_limit: usize,
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "VIGILO_BIND")]
+    bind: Option<String>,
+    /// Largest accepted request body in bytes [default: 10 MiB]
+    #[arg(long, env = "VIGILO_BODY_LIMIT")]
+    body_limit: Option<usize>,
     /// Always mark cookies Secure (default: when the proxy says the request came over HTTPS)
     #[arg(long, env = "VIGILO_SECURE_COOKIES")]
     secure_cookies: bool,
@@ -183,8 +230,8 @@ fn cli_actor() -> String {
     format!("cli:{who}")
 }
 
-async fn open(db: &DbArgs) -> Result<Store> {
-    Ok(Store::open(&db.url).await?)
+async fn open(db: &DbArgs, config: &ConfigFile) -> Result<Store> {
+    Ok(Store::open(&db.resolve(config)).await?)
 }
 
 /// Resolves on Ctrl-C or SIGTERM. The handlers are registered when this is
@@ -268,17 +315,28 @@ async fn org_id(store: &Store, code: Option<&str>) -> Result<Option<String>> {
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    let file = ConfigFile::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve(a) => {
-            let store = open(&a.db).await?;
+            let store = open(&a.db, &file).await?;
+            let defaults = ServerConfig::default();
             let config = ServerConfig {
-                body_limit: a.body_limit,
-                secure_cookies: a.secure_cookies.then_some(true),
-                run_jobs: !a.no_jobs,
-                ..ServerConfig::default()
+                body_limit: a
+                    .body_limit
+                    .or(file.body_limit)
+                    .unwrap_or(defaults.body_limit),
+                secure_cookies: (a.secure_cookies || file.secure_cookies == Some(true))
+                    .then_some(true),
+                run_jobs: !(a.no_jobs || file.no_jobs == Some(true)),
+                ..defaults
             };
+            let bind = a
+                .bind
+                .clone()
+                .or_else(|| file.bind.clone())
+                .unwrap_or_else(|| DEFAULT_BIND.to_string());
             let url = store.redacted_url().to_string();
-            run_server(store, &a.bind, config, |addr| {
+            run_server(store, &bind, config, |addr| {
                 tracing::info!(database = %url, "Vigilo listening on {addr}");
                 say(&format!(
                     "Vigilo is running at {addr} (database {url}). Press Ctrl-C to stop.\n"
@@ -288,7 +346,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Demo(a) => demo::run(&a.url, &a.bind).await,
         Command::Migrate(db) => {
-            let store = Store::connect(&db.url).await?;
+            let store = Store::connect(&db.resolve(&file)).await?;
             let applied = store.migrate().await?;
             let (p, u) = store.admin_unit_counts().await?;
             println!(
@@ -299,10 +357,10 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::User(cmd) => user_command(cmd).await,
-        Command::Token(cmd) => token_command(cmd).await,
+        Command::User(cmd) => user_command(cmd, &file).await,
+        Command::Token(cmd) => token_command(cmd, &file).await,
         Command::Audit(AuditCommand::Verify { db }) => {
-            let store = open(&db).await?;
+            let store = open(&db, &file).await?;
             let out = store.verify_audit().await?;
             match out.first_break {
                 None => {
@@ -319,7 +377,7 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-async fn user_command(cmd: UserCommand) -> Result<()> {
+async fn user_command(cmd: UserCommand, file: &ConfigFile) -> Result<()> {
     match cmd {
         UserCommand::Add {
             username,
@@ -332,7 +390,7 @@ async fn user_command(cmd: UserCommand) -> Result<()> {
             let username =
                 Username::parse(&username).map_err(|e| anyhow::anyhow!("user name: {e}"))?;
             let role: Role = role.parse()?;
-            let store = open(&db).await?;
+            let store = open(&db, file).await?;
             let organisation_id = org_id(&store, org.as_deref()).await?;
             let password = read_password(password_stdin)?;
             let user = store
@@ -351,7 +409,7 @@ async fn user_command(cmd: UserCommand) -> Result<()> {
             Ok(())
         }
         UserCommand::List { db } => {
-            let store = open(&db).await?;
+            let store = open(&db, file).await?;
             println!("{:<24} {:<9} {:<9} NAME", "USERNAME", "ROLE", "STATUS");
             for u in store.list_users().await? {
                 let status = if u.is_disabled() {
@@ -373,7 +431,7 @@ async fn user_command(cmd: UserCommand) -> Result<()> {
             db,
         } => {
             let role: Role = role.parse()?;
-            let store = open(&db).await?;
+            let store = open(&db, file).await?;
             let organisation_id = org_id(&store, org.as_deref()).await?;
             let u = store
                 .set_role(&cli_actor(), &username, role, organisation_id)
@@ -386,7 +444,7 @@ async fn user_command(cmd: UserCommand) -> Result<()> {
             enable,
             db,
         } => {
-            let store = open(&db).await?;
+            let store = open(&db, file).await?;
             let u = store.set_disabled(&cli_actor(), &username, !enable).await?;
             println!(
                 "{} is now {}",
@@ -402,7 +460,7 @@ async fn user_command(cmd: UserCommand) -> Result<()> {
     }
 }
 
-async fn token_command(cmd: TokenCommand) -> Result<()> {
+async fn token_command(cmd: TokenCommand, file: &ConfigFile) -> Result<()> {
     match cmd {
         TokenCommand::Create {
             username,
@@ -413,7 +471,7 @@ async fn token_command(cmd: TokenCommand) -> Result<()> {
             if days.is_some_and(|d| d <= 0) {
                 bail!("--days must be a positive number of days");
             }
-            let store = open(&db).await?;
+            let store = open(&db, file).await?;
             let (secret, token) = store
                 .create_token(
                     &cli_actor(),
@@ -430,13 +488,13 @@ async fn token_command(cmd: TokenCommand) -> Result<()> {
             Ok(())
         }
         TokenCommand::Revoke { id_or_prefix, db } => {
-            let store = open(&db).await?;
+            let store = open(&db, file).await?;
             let t = store.revoke_token(&cli_actor(), &id_or_prefix).await?;
             println!("revoked token {} ({})", t.id, t.prefix);
             Ok(())
         }
         TokenCommand::List { db } => {
-            let store = open(&db).await?;
+            let store = open(&db, file).await?;
             let users = store.list_users().await?;
             println!(
                 "{:<38} {:<14} {:<16} {:<10} NAME",

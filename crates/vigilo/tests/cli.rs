@@ -376,3 +376,38 @@ fn demo_starts_fresh_and_never_touches_other_databases() {
     ));
     assert!(verified.contains("intact"));
 }
+
+#[test]
+fn config_file_then_environment_then_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("vigilo.toml"),
+        "database = \"sqlite://from-config.db\"\n",
+    )
+    .unwrap();
+    ok(&vigilo(d, &["migrate"], None));
+    assert!(d.join("from-config.db").exists());
+    // A flag wins over the file.
+    ok(&vigilo(
+        d,
+        &["migrate", "--database", "sqlite://from-flag.db"],
+        None,
+    ));
+    assert!(d.join("from-flag.db").exists());
+    // The environment wins over the file.
+    let out = Command::new(env!("CARGO_BIN_EXE_vigilo"))
+        .args(["migrate"])
+        .current_dir(d)
+        .env("VIGILO_DATABASE_URL", "sqlite://from-env.db")
+        .output()
+        .unwrap();
+    ok(&out);
+    assert!(d.join("from-env.db").exists());
+    // Unknown keys and bad files are named.
+    std::fs::write(d.join("bad.toml"), "databse = \"x\"\n").unwrap();
+    let err = fail(&vigilo(d, &["migrate", "--config", "bad.toml"], None));
+    assert!(err.contains("bad.toml") && err.contains("databse"), "{err}");
+    let err = fail(&vigilo(d, &["migrate", "--config", "missing.toml"], None));
+    assert!(err.contains("missing.toml"), "{err}");
+}
