@@ -14,8 +14,8 @@ use axum::Extension;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use vigilo_core::{Lang, Role};
-use vigilo_store::{AdminUnitRow, AuditEntry, AuditRecord, User};
+use vigilo_core::{Lang, Role, Username};
+use vigilo_store::{AdminUnitRow, AuditEntry, AuditRecord, NewUser, User};
 
 /// What the layout needs on every page.
 pub struct Layout {
@@ -275,38 +275,169 @@ pub async fn logout(
     Ok(resp)
 }
 
+pub struct TokenRow {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub active: bool,
+}
+
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage {
     l: Layout,
     org_name: Option<String>,
+    tokens: Vec<TokenRow>,
+    new_secret: Option<String>,
+    error: Option<String>,
+}
+
+async fn account_page(
+    state: &AppState,
+    ctx: &Ctx,
+    new_secret: Option<String>,
+    error: Option<String>,
+) -> AppResult<Response> {
+    let Some(user) = ctx.user.as_ref() else {
+        return Err(ctx.err(AppError::new(ErrorCode::Unauthenticated)));
+    };
+    let org_name = match &user.organisation_id {
+        Some(id) => state
+            .store
+            .organisation(id)
+            .await
+            .map_err(|e| ctx.err(e.into()))?
+            .map(|o| o.name),
+        None => None,
+    };
+    let tokens = state
+        .store
+        .list_tokens(Some(&user.id))
+        .await
+        .map_err(|e| ctx.err(e.into()))?
+        .into_iter()
+        .map(|t| TokenRow {
+            active: t.revoked_at.is_none(),
+            id: t.id,
+            name: t.name,
+            prefix: t.prefix,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+        })
+        .collect();
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let mut resp = render(&AccountPage {
+        l: Layout::new(state, ctx),
+        org_name,
+        tokens,
+        new_secret,
+        error,
+    })
+    .map_err(|e| ctx.err(e))?;
+    *resp.status_mut() = status;
+    Ok(resp)
 }
 
 pub async fn account(
     State(state): State<AppState>,
     Extension(ctx): Extension<Arc<Ctx>>,
 ) -> AppResult<Response> {
-    let org_name = match ctx.user.as_ref().and_then(|u| u.organisation_id.clone()) {
-        Some(id) => state
+    account_page(&state, &ctx, None, None).await
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    name: String,
+    days: Option<String>,
+}
+
+/// Creates an API token for the logged-in user and shows its secret once.
+pub async fn create_token(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Arc<Ctx>>,
+    PageForm(form): PageForm<TokenForm>,
+) -> AppResult<Response> {
+    let Some(user) = ctx.user.as_ref() else {
+        return Err(ctx.err(AppError::new(ErrorCode::Unauthenticated)));
+    };
+    let l = Layout::new(&state, &ctx);
+    let days = match form
+        .days
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        None => None,
+        Some(d) => match d.parse::<i64>() {
+            Ok(n) if (1..=3650).contains(&n) => Some(time::Duration::days(n)),
+            _ => {
+                let reason = l.tr.ta("form-error", &[("reason", "1-3650".into())]);
+                return account_page(&state, &ctx, None, Some(reason)).await;
+            }
+        },
+    };
+    match state
+        .store
+        .create_token(&ctx.actor(), &user.username, &form.name, days)
+        .await
+    {
+        Ok((secret, _)) => account_page(&state, &ctx, Some(secret), None).await,
+        Err(vigilo_store::StoreError::Invalid { reason, .. }) => {
+            let reason = l.tr.ta("form-error", &[("reason", reason)]);
+            account_page(&state, &ctx, None, Some(reason)).await
+        }
+        Err(e) => Err(ctx.err(e.into())),
+    }
+}
+
+/// Revokes one of the user's own tokens (administrators may revoke any).
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Arc<Ctx>>,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let Some(user) = ctx.user.as_ref() else {
+        return Err(ctx.err(AppError::new(ErrorCode::Unauthenticated)));
+    };
+    let owner_ok = ctx.role() == Role::Admin
+        || state
             .store
-            .organisation(&id)
+            .list_tokens(Some(&user.id))
             .await
             .map_err(|e| ctx.err(e.into()))?
-            .map(|o| o.name),
-        None => None,
-    };
-    render(&AccountPage {
-        l: Layout::new(&state, &ctx),
-        org_name,
-    })
-    .map_err(|e| ctx.err(e))
+            .iter()
+            .any(|t| t.id == id);
+    if !owner_ok {
+        // Same answer whether the token exists or belongs to someone else.
+        return Err(ctx.err(AppError::not_found()));
+    }
+    state
+        .store
+        .revoke_token(&ctx.actor(), &id)
+        .await
+        .map_err(|e| ctx.err(e.into()))?;
+    Ok(Redirect::to("/account").into_response())
 }
 
 pub struct UserRow {
     pub username: String,
     pub display_name: String,
     pub role: String,
+    pub role_label: String,
+    pub org_id: String,
+    pub org_name: String,
     pub active: bool,
+}
+
+pub struct Choice {
+    pub value: String,
+    pub label: String,
 }
 
 #[derive(Template)]
@@ -314,27 +445,82 @@ pub struct UserRow {
 struct AdminPage {
     l: Layout,
     users: Vec<UserRow>,
+    roles: Vec<Choice>,
+    orgs: Vec<Choice>,
     audit: Vec<AuditRecord>,
     chain_status: String,
     chain_ok: bool,
+    notice: Option<String>,
+    error: Option<String>,
+    form: NewUserForm,
 }
 
-pub async fn admin(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<Arc<Ctx>>,
+#[derive(Deserialize, Default)]
+pub struct AdminQuery {
+    created: Option<String>,
+    updated: Option<String>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct NewUserForm {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub organisation_id: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+async fn admin_page(
+    state: &AppState,
+    ctx: &Ctx,
+    notice: Option<String>,
+    error: Option<String>,
+    form: NewUserForm,
 ) -> AppResult<Response> {
     let store = &state.store;
-    let l = Layout::new(&state, &ctx);
+    let l = Layout::new(state, ctx);
+    let orgs = store
+        .list_organisations(None)
+        .await
+        .map_err(|e| ctx.err(e.into()))?;
     let users = store
         .list_users()
         .await
         .map_err(|e| ctx.err(e.into()))?
         .into_iter()
-        .map(|u| UserRow {
-            role: l.tr.t(&format!("role-{}", u.role)),
-            active: !u.is_disabled(),
-            username: u.username,
-            display_name: u.display_name,
+        .map(|u| {
+            let org = u
+                .organisation_id
+                .as_ref()
+                .and_then(|id| orgs.iter().find(|o| &o.id == id));
+            UserRow {
+                role_label: l.tr.t(&format!("role-{}", u.role)),
+                active: !u.is_disabled(),
+                org_id: org.map(|o| o.id.clone()).unwrap_or_default(),
+                org_name: org.map(|o| o.name.clone()).unwrap_or_default(),
+                role: u.role,
+                username: u.username,
+                display_name: u.display_name,
+            }
+        })
+        .collect();
+    let roles = Role::ACCOUNT_ROLES
+        .iter()
+        .map(|r| Choice {
+            value: r.as_str().into(),
+            label: l.tr.t(&format!("role-{}", r.as_str())),
+        })
+        .collect();
+    let org_choices = orgs
+        .into_iter()
+        .map(|o| Choice {
+            label: format!("{} ({})", o.name, o.code),
+            value: o.id,
         })
         .collect();
     let audit = store
@@ -355,14 +541,183 @@ pub async fn admin(
             ),
         ),
     };
-    render(&AdminPage {
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let mut resp = render(&AdminPage {
         l,
         users,
+        roles,
+        orgs: org_choices,
         audit,
         chain_status,
         chain_ok,
+        notice,
+        error,
+        form: NewUserForm {
+            password: String::new(),
+            ..form
+        },
     })
-    .map_err(|e| ctx.err(e))
+    .map_err(|e| ctx.err(e))?;
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
+pub async fn admin(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Arc<Ctx>>,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<AdminQuery>,
+) -> AppResult<Response> {
+    let tr = Tr::new(state.i18n.clone(), ctx.lang);
+    let notice = match (q.created, q.updated) {
+        (Some(n), _) => Some(tr.ta("admin-created", &[("name", n)])),
+        (_, Some(n)) => Some(tr.ta("admin-updated", &[("name", n)])),
+        _ => None,
+    };
+    admin_page(&state, &ctx, notice, None, NewUserForm::default()).await
+}
+
+fn form_error(state: &AppState, ctx: &Ctx, reason: String) -> String {
+    Tr::new(state.i18n.clone(), ctx.lang).ta("form-error", &[("reason", reason)])
+}
+
+/// Store errors a person can fix become a message on the form; others are errors.
+fn fixable(e: vigilo_store::StoreError) -> Result<String, vigilo_store::StoreError> {
+    match e {
+        vigilo_store::StoreError::Invalid { .. }
+        | vigilo_store::StoreError::Conflict { .. }
+        | vigilo_store::StoreError::NotFound { .. } => Ok(e.to_string()),
+        other => Err(other),
+    }
+}
+
+pub async fn admin_create_user(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Arc<Ctx>>,
+    PageForm(form): PageForm<NewUserForm>,
+) -> AppResult<Response> {
+    let parsed = Username::parse(&form.username)
+        .map_err(|e| {
+            format!(
+                "{}: {e}",
+                Tr::new(state.i18n.clone(), ctx.lang).t("col-username")
+            )
+        })
+        .and_then(|u| {
+            form.role
+                .parse::<Role>()
+                .map(|r| (u, r))
+                .map_err(|e| e.to_string())
+        });
+    let (username, role) = match parsed {
+        Ok(v) => v,
+        Err(reason) => {
+            let msg = form_error(&state, &ctx, reason);
+            return admin_page(&state, &ctx, None, Some(msg), form).await;
+        }
+    };
+    let org = Some(form.organisation_id.trim().to_string()).filter(|s| !s.is_empty());
+    let result = state
+        .store
+        .create_user(
+            &ctx.actor(),
+            NewUser {
+                username: username.clone(),
+                display_name: form.display_name.clone(),
+                password: form.password.clone(),
+                role,
+                organisation_id: org,
+            },
+        )
+        .await;
+    match result {
+        Ok(u) => Ok(Redirect::to(&format!(
+            "/admin?created={}",
+            crate::ctx::urlencode(&u.username)
+        ))
+        .into_response()),
+        Err(e) => {
+            let reason = fixable(e).map_err(|e| ctx.err(e.into()))?;
+            let msg = form_error(&state, &ctx, reason);
+            admin_page(&state, &ctx, None, Some(msg), form).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    role: String,
+    #[serde(default)]
+    organisation_id: String,
+}
+
+pub async fn admin_set_role(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Arc<Ctx>>,
+    Path(username): Path<String>,
+    PageForm(form): PageForm<RoleForm>,
+) -> AppResult<Response> {
+    let role = match form.role.parse::<Role>() {
+        Ok(r) => r,
+        Err(e) => {
+            let msg = form_error(&state, &ctx, e.to_string());
+            return admin_page(&state, &ctx, None, Some(msg), NewUserForm::default()).await;
+        }
+    };
+    let org = Some(form.organisation_id.trim().to_string()).filter(|s| !s.is_empty());
+    match state
+        .store
+        .set_role(&ctx.actor(), &username, role, org)
+        .await
+    {
+        Ok(u) => Ok(Redirect::to(&format!(
+            "/admin?updated={}",
+            crate::ctx::urlencode(&u.username)
+        ))
+        .into_response()),
+        Err(e) => {
+            let reason = fixable(e).map_err(|e| ctx.err(e.into()))?;
+            let msg = form_error(&state, &ctx, reason);
+            admin_page(&state, &ctx, None, Some(msg), NewUserForm::default()).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DisableForm {
+    disabled: String,
+}
+
+pub async fn admin_set_disabled(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Arc<Ctx>>,
+    Path(username): Path<String>,
+    PageForm(form): PageForm<DisableForm>,
+) -> AppResult<Response> {
+    let disabled = form.disabled == "1";
+    if disabled && ctx.username() == Some(username.to_ascii_lowercase().as_str()) {
+        let msg = form_error(&state, &ctx, "you cannot disable your own account".into());
+        return admin_page(&state, &ctx, None, Some(msg), NewUserForm::default()).await;
+    }
+    match state
+        .store
+        .set_disabled(&ctx.actor(), &username, disabled)
+        .await
+    {
+        Ok(u) => Ok(Redirect::to(&format!(
+            "/admin?updated={}",
+            crate::ctx::urlencode(&u.username)
+        ))
+        .into_response()),
+        Err(e) => {
+            let reason = fixable(e).map_err(|e| ctx.err(e.into()))?;
+            let msg = form_error(&state, &ctx, reason);
+            admin_page(&state, &ctx, None, Some(msg), NewUserForm::default()).await
+        }
+    }
 }
 
 pub struct ProvinceRow {

@@ -66,7 +66,37 @@ pub fn route_table() -> Vec<RouteSpec> {
         spec(M::POST, "/login", Public, post(pages::login_submit)),
         spec(M::POST, "/logout", Authenticated, post(pages::logout)),
         spec(M::GET, "/account", Authenticated, get(pages::account)),
+        spec(
+            M::POST,
+            "/account/tokens",
+            Authenticated,
+            post(pages::create_token),
+        ),
+        spec(
+            M::POST,
+            "/account/tokens/{id}/revoke",
+            Authenticated,
+            post(pages::revoke_token),
+        ),
         spec(M::GET, "/admin", ADMIN, get(pages::admin)),
+        spec(
+            M::POST,
+            "/admin/users",
+            ADMIN,
+            post(pages::admin_create_user),
+        ),
+        spec(
+            M::POST,
+            "/admin/users/{username}/role",
+            ADMIN,
+            post(pages::admin_set_role),
+        ),
+        spec(
+            M::POST,
+            "/admin/users/{username}/disable",
+            ADMIN,
+            post(pages::admin_set_disabled),
+        ),
         spec(M::GET, "/provinces", Public, get(pages::provinces)),
         spec(M::GET, "/provinces/{code}", Public, get(pages::province)),
         // JSON API

@@ -19,6 +19,8 @@ both_backends!(
     vendors_see_only_their_own_organisation,
     admin_api_creates_and_audits,
     tokens_and_cookie_flags,
+    admin_manages_accounts_in_the_browser,
+    users_manage_their_own_api_tokens,
 );
 
 async fn server(backend: Backend) -> Option<TestServer> {
@@ -87,7 +89,11 @@ async fn every_route_checks_its_access(backend: Backend) {
     let some_org = s.org("WALK-ORG", OrgKind::Manufacturer).await;
     let c = TestServer::client();
     for r in route_table() {
-        let path = r.path.replace("{code}", "01").replace("{id}", &some_org);
+        let path = r
+            .path
+            .replace("{code}", "01")
+            .replace("{id}", &some_org)
+            .replace("{username}", "walker-reviewer");
         let send = |token: Option<&str>| {
             let mut req = c.request(r.method.clone(), s.url(&path));
             if let Some(t) = token {
@@ -808,5 +814,219 @@ async fn tokens_and_cookie_flags(backend: Backend) {
         .to_str()
         .unwrap()
         .contains("frame-ancestors 'none'"));
+    s.stop().await;
+}
+
+async fn admin_manages_accounts_in_the_browser(backend: Backend) {
+    let Some(mut s) = server(backend).await else {
+        return;
+    };
+    s.user("boss", Role::Admin, None).await;
+    let fac = s.org("TYT-X", OrgKind::Facility).await;
+    let c = s.login("boss").await;
+    let csrf = s.form_csrf(&c, "/admin").await;
+    // A reporter without a facility is refused with a message, and the form keeps its values.
+    let r = c
+        .post(s.url("/admin/users"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "station9"),
+            ("display_name", "Trạm 9"),
+            ("role", "reporter"),
+            ("organisation_id", ""),
+            ("password", "long enough pw"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("admin-error") && body.contains("facility"),
+        "{body}"
+    );
+    assert!(body.contains(r#"value="station9""#));
+    let r = c
+        .post(s.url("/admin/users"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "station9"),
+            ("display_name", "Trạm 9"),
+            ("role", "reporter"),
+            ("organisation_id", fac.as_str()),
+            ("password", "long enough pw"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/admin?created=station9");
+    let page = c
+        .get(s.url("/admin?created=station9"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("admin-notice") && page.contains("station9"));
+    // Duplicate name: a message, not a crash.
+    let r = c
+        .post(s.url("/admin/users"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "station9"),
+            ("role", "reviewer"),
+            ("password", "long enough pw"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // Role change and disabling, audited.
+    let r = c
+        .post(s.url("/admin/users/station9/role"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("role", "reviewer"),
+            ("organisation_id", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        s.store
+            .user_by_username("station9")
+            .await
+            .unwrap()
+            .unwrap()
+            .role,
+        "reviewer"
+    );
+    let r = c
+        .post(s.url("/admin/users/station9/disable"))
+        .form(&[("csrf", csrf.as_str()), ("disabled", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(s
+        .store
+        .user_by_username("station9")
+        .await
+        .unwrap()
+        .unwrap()
+        .is_disabled());
+    // An admin cannot lock themselves out.
+    let r = c
+        .post(s.url("/admin/users/boss/disable"))
+        .form(&[("csrf", csrf.as_str()), ("disabled", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let actions: Vec<String> = s
+        .store
+        .list_audit(None, 20)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    assert!(
+        actions.contains(&"user.set_role".to_string())
+            && actions.contains(&"user.disable".to_string())
+    );
+    // Without the CSRF token nothing changes.
+    let r = c
+        .post(s.url("/admin/users/station9/disable"))
+        .form(&[("disabled", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(s
+        .store
+        .user_by_username("station9")
+        .await
+        .unwrap()
+        .unwrap()
+        .is_disabled());
+    s.stop().await;
+}
+
+async fn users_manage_their_own_api_tokens(backend: Backend) {
+    let Some(mut s) = server(backend).await else {
+        return;
+    };
+    s.user("rep1", Role::Reporter, None).await;
+    s.user("rep2", Role::Reporter, None).await;
+    let c1 = s.login("rep1").await;
+    let csrf = s.form_csrf(&c1, "/account").await;
+    let r = c1
+        .post(s.url("/account/tokens"))
+        .form(&[("csrf", csrf.as_str()), ("name", "HIS"), ("days", "30")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    let start = page.find("id=\"new-token\">").unwrap() + "id=\"new-token\">".len();
+    let secret = &page[start..start + page[start..].find('<').unwrap()];
+    assert!(secret.starts_with("vgl_"));
+    let api = TestServer::client();
+    let me: Value = api
+        .get(s.url("/api/v1/me"))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["user"]["username"], "rep1");
+    // Shown once: the account page lists the prefix only.
+    let again = c1
+        .get(s.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!again.contains(secret) && again.contains("HIS"));
+    let bad = c1
+        .post(s.url("/account/tokens"))
+        .form(&[("csrf", csrf.as_str()), ("name", "x"), ("days", "-4")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let id = s.store.list_tokens(None).await.unwrap()[0].id.clone();
+    // Someone else cannot revoke it.
+    let c2 = s.login("rep2").await;
+    let csrf2 = s.form_csrf(&c2, "/account").await;
+    let r = c2
+        .post(s.url(&format!("/account/tokens/{id}/revoke")))
+        .form(&[("csrf", csrf2.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = c1
+        .post(s.url(&format!("/account/tokens/{id}/revoke")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = api
+        .get(s.url("/api/v1/me"))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     s.stop().await;
 }
