@@ -21,6 +21,7 @@ both_backends!(
     tokens_and_cookie_flags,
     admin_manages_accounts_in_the_browser,
     users_manage_their_own_api_tokens,
+    database_loss_answers_503_with_retry_after,
 );
 
 async fn server(backend: Backend) -> Option<TestServer> {
@@ -1028,5 +1029,41 @@ async fn users_manage_their_own_api_tokens(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    s.stop().await;
+}
+
+async fn database_loss_answers_503_with_retry_after(backend: Backend) {
+    let Some(s) = server(backend).await else {
+        return;
+    };
+    let c = TestServer::client();
+    assert_eq!(
+        c.get(s.url("/readyz")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    // The pool is shared with the server: closing it is the database going away.
+    s.store.close().await;
+    let r = c.get(s.url("/readyz")).send().await.unwrap();
+    assert!(r.headers().contains_key("retry-after"));
+    let (st, p) = problem(r).await;
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable"))
+    );
+    // Liveness is not readiness.
+    assert_eq!(
+        c.get(s.url("/healthz")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let r = c.get(s.url("/api/v1/organisations")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let r = c
+        .get(s.url("/"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.text().await.unwrap().contains("503"));
     s.stop().await;
 }
