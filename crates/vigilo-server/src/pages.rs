@@ -584,6 +584,29 @@ fn form_error(state: &AppState, ctx: &Ctx, reason: String) -> String {
     Tr::new(state.i18n.clone(), ctx.lang).ta("form-error", &[("reason", reason)])
 }
 
+/// After an admin form: back to the admin page with a notice, or the page again
+/// with the reason when the store refused something a person can fix.
+async fn admin_outcome(
+    state: &AppState,
+    ctx: &Ctx,
+    result: Result<User, vigilo_store::StoreError>,
+    notice_key: &str,
+    form: NewUserForm,
+) -> AppResult<Response> {
+    match result {
+        Ok(u) => Ok(Redirect::to(&format!(
+            "/admin?{notice_key}={}",
+            crate::ctx::urlencode(&u.username)
+        ))
+        .into_response()),
+        Err(e) => {
+            let reason = fixable(e).map_err(|e| ctx.err(e.into()))?;
+            let msg = form_error(state, ctx, reason);
+            admin_page(state, ctx, None, Some(msg), form).await
+        }
+    }
+}
+
 /// Store errors a person can fix become a message on the form; others are errors.
 fn fixable(e: vigilo_store::StoreError) -> Result<String, vigilo_store::StoreError> {
     match e {
@@ -633,18 +656,7 @@ pub async fn admin_create_user(
             },
         )
         .await;
-    match result {
-        Ok(u) => Ok(Redirect::to(&format!(
-            "/admin?created={}",
-            crate::ctx::urlencode(&u.username)
-        ))
-        .into_response()),
-        Err(e) => {
-            let reason = fixable(e).map_err(|e| ctx.err(e.into()))?;
-            let msg = form_error(&state, &ctx, reason);
-            admin_page(&state, &ctx, None, Some(msg), form).await
-        }
-    }
+    admin_outcome(&state, &ctx, result, "created", form).await
 }
 
 #[derive(Deserialize)]
@@ -668,22 +680,11 @@ pub async fn admin_set_role(
         }
     };
     let org = Some(form.organisation_id.trim().to_string()).filter(|s| !s.is_empty());
-    match state
+    let result = state
         .store
         .set_role(&ctx.actor(), &username, role, org)
-        .await
-    {
-        Ok(u) => Ok(Redirect::to(&format!(
-            "/admin?updated={}",
-            crate::ctx::urlencode(&u.username)
-        ))
-        .into_response()),
-        Err(e) => {
-            let reason = fixable(e).map_err(|e| ctx.err(e.into()))?;
-            let msg = form_error(&state, &ctx, reason);
-            admin_page(&state, &ctx, None, Some(msg), NewUserForm::default()).await
-        }
-    }
+        .await;
+    admin_outcome(&state, &ctx, result, "updated", NewUserForm::default()).await
 }
 
 #[derive(Deserialize)]
@@ -702,22 +703,11 @@ pub async fn admin_set_disabled(
         let msg = form_error(&state, &ctx, "you cannot disable your own account".into());
         return admin_page(&state, &ctx, None, Some(msg), NewUserForm::default()).await;
     }
-    match state
+    let result = state
         .store
         .set_disabled(&ctx.actor(), &username, disabled)
-        .await
-    {
-        Ok(u) => Ok(Redirect::to(&format!(
-            "/admin?updated={}",
-            crate::ctx::urlencode(&u.username)
-        ))
-        .into_response()),
-        Err(e) => {
-            let reason = fixable(e).map_err(|e| ctx.err(e.into()))?;
-            let msg = form_error(&state, &ctx, reason);
-            admin_page(&state, &ctx, None, Some(msg), NewUserForm::default()).await
-        }
-    }
+        .await;
+    admin_outcome(&state, &ctx, result, "updated", NewUserForm::default()).await
 }
 
 pub struct ProvinceRow {
