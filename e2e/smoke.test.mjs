@@ -204,6 +204,7 @@ for (const role of ROLES) {
     assert.equal(await page.locator('form#login-form').count(), 1, 'form#login-form');
     assert.equal(await page.locator('#current-user').count(), 0, 'logged out: no #current-user');
 
+    const cookiesBefore = await context.cookies();
     await page.fill('form#login-form input[name=username]', role);
     await page.fill('form#login-form input[name=password]', PASSWORD);
     const resp = await clickAndWait(page, 'form#login-form button[type=submit]');
@@ -217,11 +218,15 @@ for (const role of ROLES) {
     assert.equal(await htmlLang(page), 'vi', 'still Vietnamese after logging in');
     if (role === 'admin') await shot(page, 'home-admin-vi.png');
 
-    // The session cookie is HttpOnly and SameSite=Strict.
-    const session = (await context.cookies()).filter((c) => c.name !== 'lang' && c.httpOnly);
-    assert.ok(session.length > 0, 'an HttpOnly session cookie is set');
-    for (const c of session) assert.equal(c.sameSite, 'Strict', `cookie ${c.name} is SameSite=Strict`);
+    // Logging in sets a session cookie (new or changed): HttpOnly and SameSite=Strict.
     const sessionCookies = await context.cookies();
+    const fresh = sessionCookies.filter(
+      (c) => !cookiesBefore.some((b) => b.name === c.name && b.value === c.value),
+    );
+    assert.ok(fresh.some((c) => c.httpOnly), `an HttpOnly session cookie is set (new: ${fresh.map((c) => c.name)})`);
+    for (const c of fresh.filter((c) => c.httpOnly)) {
+      assert.equal(c.sameSite, 'Strict', `cookie ${c.name} is SameSite=Strict`);
+    }
 
     // Log out.
     assert.equal(await page.locator('form#logout').count(), 1, 'form#logout');
