@@ -249,6 +249,32 @@ for (const role of ROLES) {
   });
 }
 
+async function logIn(page, username) {
+  await page.fill('form#login-form input[name=username]', username);
+  await page.fill('form#login-form input[name=password]', PASSWORD);
+  return clickAndWait(page, 'form#login-form button[type=submit]');
+}
+
+test('a page that needs a login sends you to /login and back after it', { timeout: TEST_TIMEOUT }, async (t) => {
+  const { page } = await newPage(t);
+  const resp = await page.goto(BASE + '/admin', { waitUntil: 'load' });
+  assert.ok(resp && resp.status() < 400, `GET /admin logged out answered ${resp?.status()}`);
+  assert.equal(new URL(page.url()).pathname, '/login', 'redirected to the login page');
+  await logIn(page, 'admin');
+  assert.equal(new URL(page.url()).pathname, '/admin', 'back on /admin after logging in');
+  assert.equal(await page.locator('#current-user').count(), 1);
+});
+
+test('the wrong role is refused with 403, not an error', { timeout: TEST_TIMEOUT }, async (t) => {
+  const { page } = await newPage(t);
+  await goto(page, '/login');
+  await logIn(page, 'reporter');
+  assert.equal(await page.locator('#current-user').count(), 1, 'logged in as reporter');
+  const resp = await page.goto(BASE + '/admin', { waitUntil: 'load' });
+  assert.equal(resp?.status(), 403, 'a reporter on /admin');
+  assert.equal(await htmlLang(page), 'vi', 'the error page is in the user\'s language');
+});
+
 // Last: one failed attempt, after the successful logins, so a login rate limit cannot bite them.
 test('wrong password: error message on the login page, not logged in', { timeout: TEST_TIMEOUT }, async (t) => {
   const { page } = await newPage(t);
