@@ -215,6 +215,27 @@ pub struct MgpsFit {
     /// Number of weighted points fitted (smaller than `cells` when squashed).
     pub fitted_points: usize,
     pub squashed: bool,
+    /// True when a parameter ended on the search box (a component is effectively a point
+    /// mass or P is effectively 0 or 1): the data show little over-dispersion.
+    pub at_bound: bool,
+}
+
+/// ln Gamma(a + n) - ln Gamma(a) and psi(a + n) - psi(a). For small n the finite sums are
+/// exact and free of the cancellation the differences suffer when a is large.
+fn ln_rising(a: f64, n: f64) -> (f64, f64) {
+    if n <= 64.0 {
+        let mut l = 0.0;
+        let mut d = 0.0;
+        let mut k = 0.0;
+        while k < n {
+            l += (a + k).ln();
+            d += 1.0 / (a + k);
+            k += 1.0;
+        }
+        (l, d)
+    } else {
+        (ln_gamma(a + n) - ln_gamma(a), digamma(a + n) - digamma(a))
+    }
 }
 
 /// Weighted cells grouped by N for the likelihood.
@@ -273,26 +294,27 @@ impl Data {
         let (lp, lq) = (p.ln(), (1.0 - p).ln());
         let mut ll = 0.0;
         let mut g = [0.0; 5];
-        let (lga1, lga2, dga1, dga2) = (ln_gamma(a1), ln_gamma(a2), digamma(a1), digamma(a2));
         for (k, &(nn, s, t)) in self.groups.iter().enumerate() {
             // Per-N terms computed once per group.
-            let c1 = ln_gamma(a1 + nn) - lga1 - self.ln_fact[k];
-            let c2 = ln_gamma(a2 + nn) - lga2 - self.ln_fact[k];
-            let psi1 = digamma(a1 + nn) - dga1;
-            let psi2 = digamma(a2 + nn) - dga2;
+            let (r1, psi1) = ln_rising(a1, nn);
+            let (r2, psi2) = ln_rising(a2, nn);
+            let (c1, c2) = (r1 - self.ln_fact[k], r2 - self.ln_fact[k]);
             for i in s..t {
                 let (e, le, w) = (self.e[i], self.ln_e[i], self.w[i]);
+                // Log of the truncated NB density and its derivatives in ln a and ln b,
+                // written to stay accurate when a and b are large (a near point mass).
                 let comp = |a: f64, b: f64, c: f64, psi: f64| {
-                    let lbe = (b + e).ln();
-                    let lr = b.ln() - lbe;
+                    let l1p = (e / b).ln_1p();
+                    let lr = -l1p;
+                    let lbe = b.ln() + l1p;
                     let ar = a * lr;
-                    // ln(1 - f0) with f0 = r^a, accurate when f0 is near 1.
+                    // 1 - f0 with f0 = r^a, accurate when f0 is near 1.
                     let one_m_f0 = -ar.exp_m1();
                     let f0 = 1.0 - one_m_f0;
                     let lg = c + ar + nn * (le - lbe) - one_m_f0.ln();
-                    let da = psi + lr / one_m_f0;
-                    let db = a / b - (a + nn) / (b + e) + f0 * a * e / (b * (b + e) * one_m_f0);
-                    (lg, da, db)
+                    let d_ln_a = a * (psi + lr / one_m_f0);
+                    let d_ln_b = (a * e - nn * b) / (b + e) + f0 * a * e / ((b + e) * one_m_f0);
+                    (lg, d_ln_a, d_ln_b)
                 };
                 let (lg1, da1, db1) = comp(a1, b1, c1, psi1);
                 let (lg2, da2, db2) = comp(a2, b2, c2, psi2);
@@ -300,13 +322,13 @@ impl Data {
                 let m = x1.max(x2);
                 let lmix = m + ((x1 - m).exp() + (x2 - m).exp()).ln();
                 let q1 = (x1 - lmix).exp();
-                let q2 = 1.0 - q1;
+                let q2 = (x2 - lmix).exp();
                 ll += w * lmix;
-                g[0] += w * q1 * da1 * a1;
-                g[1] += w * q1 * db1 * b1;
-                g[2] += w * q2 * da2 * a2;
-                g[3] += w * q2 * db2 * b2;
-                g[4] += w * (q1 - p);
+                g[0] += w * q1 * da1;
+                g[1] += w * q1 * db1;
+                g[2] += w * q2 * da2;
+                g[3] += w * q2 * db2;
+                g[4] += w * (q1 * (1.0 - p) - q2 * p);
             }
         }
         (ll, g)
@@ -333,12 +355,20 @@ fn from_theta(t: &GammaMixture) -> [f64; 5] {
     ]
 }
 
-/// BFGS maximisation from one start. Returns (x, loglik, converged, iterations).
+/// Box on the transformed parameters: shapes and rates in [e^-12, e^12] (about 6e-6 to
+/// 1.6e5), logit P in [-12, 12]. Without it, data with little over-dispersion drive a
+/// component to a point mass (shape and rate to infinity), where the posterior quantiles
+/// become very slow to evaluate and the fit never converges; at the bound the component is
+/// already a point mass for every practical purpose. A fit on the bound is reported.
+const BOUND: f64 = 12.0;
+
+/// Projected BFGS maximisation from one start, inside [`BOUND`].
+/// Returns (x, loglik, converged, iterations).
 fn bfgs(data: &Data, start: &GammaMixture, max_iter: usize) -> ([f64; 5], f64, bool, usize) {
     let scale = data.w.iter().sum::<f64>().max(1.0);
     // Minimise f = -ll / scale.
     let eval = |x: &[f64; 5]| -> Option<(f64, [f64; 5])> {
-        if x.iter().any(|v| !v.is_finite() || v.abs() > 30.0) {
+        if x.iter().any(|v| !v.is_finite()) {
             return None;
         }
         let (ll, g) = data.eval(&to_theta(x));
@@ -347,44 +377,67 @@ fn bfgs(data: &Data, start: &GammaMixture, max_iter: usize) -> ([f64; 5], f64, b
         }
         Some((-ll / scale, g.map(|v| -v / scale)))
     };
-    let mut x = from_theta(start);
+    let clamp = |x: [f64; 5]| x.map(|v| v.clamp(-BOUND, BOUND));
+    // Coordinates held at a bound by a gradient pointing outwards.
+    let active = |x: &[f64; 5], g: &[f64; 5]| -> [bool; 5] {
+        std::array::from_fn(|i| (x[i] <= -BOUND && g[i] > 0.0) || (x[i] >= BOUND && g[i] < 0.0))
+    };
+    let identity = || {
+        let mut h = [[0.0; 5]; 5];
+        for (i, row) in h.iter_mut().enumerate() {
+            row[i] = 1.0;
+        }
+        h
+    };
+    let mut x = clamp(from_theta(start));
     let Some((mut f, mut g)) = eval(&x) else {
         return (x, f64::NEG_INFINITY, false, 0);
     };
-    let mut h = [[0.0; 5]; 5];
-    for (i, row) in h.iter_mut().enumerate() {
-        row[i] = 1.0;
-    }
+    let mut h = identity();
     let mut converged = false;
     let mut it = 0;
+    let mut last_act = [false; 5];
+    let mut stalled = 0;
     while it < max_iter {
         it += 1;
-        let gnorm = g.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let act = active(&x, &g);
+        if act != last_act {
+            // The curvature learnt with other free coordinates no longer applies.
+            h = identity();
+            last_act = act;
+        }
+        let gp: [f64; 5] = std::array::from_fn(|i| if act[i] { 0.0 } else { g[i] });
+        let gnorm = gp.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
         if gnorm < 1e-10 {
             converged = true;
             break;
         }
-        let mut d = [0.0; 5];
-        for i in 0..5 {
-            d[i] = -(0..5).map(|j| h[i][j] * g[j]).sum::<f64>();
-        }
+        let mut d: [f64; 5] = std::array::from_fn(|i| {
+            if act[i] {
+                0.0
+            } else {
+                -(0..5)
+                    .filter(|&j| !act[j])
+                    .map(|j| h[i][j] * g[j])
+                    .sum::<f64>()
+            }
+        });
         let mut slope: f64 = d.iter().zip(&g).map(|(a, b)| a * b).sum();
         if slope >= 0.0 {
-            // Not a descent direction: reset to steepest descent.
-            for (i, row) in h.iter_mut().enumerate() {
-                *row = [0.0; 5];
-                row[i] = 1.0;
-            }
-            d = g.map(|v| -v);
-            slope = -g.iter().map(|v| v * v).sum::<f64>();
+            // Not a descent direction: restart from steepest descent.
+            h = identity();
+            d = gp.map(|v| -v);
+            slope = -gp.iter().map(|v| v * v).sum::<f64>();
         }
         let dnorm = d.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
         let mut step = if dnorm > 2.0 { 2.0 / dnorm } else { 1.0 };
         let mut accepted = None;
         for _ in 0..60 {
-            let xn: [f64; 5] = std::array::from_fn(|i| x[i] + step * d[i]);
+            let xn = clamp(std::array::from_fn(|i| x[i] + step * d[i]));
             if let Some((fnew, gnew)) = eval(&xn) {
-                if fnew <= f + 1e-4 * step * slope {
+                // Armijo condition on the projected step actually taken.
+                let taken: f64 = (0..5).map(|i| (xn[i] - x[i]) * g[i]).sum();
+                if taken < 0.0 && fnew <= f + 1e-4 * taken {
                     accepted = Some((xn, fnew, gnew));
                     break;
                 }
@@ -417,6 +470,16 @@ fn bfgs(data: &Data, start: &GammaMixture, max_iter: usize) -> ([f64; 5], f64, b
         }
         if df.abs() <= 1e-16 * f.abs().max(1e-300) && gnorm < 1e-7 {
             converged = true;
+            break;
+        }
+        // Creeping along a flat ridge towards the bound: stop after 20 negligible steps.
+        stalled = if df.abs() <= 1e-13 * f.abs().max(1e-300) {
+            stalled + 1
+        } else {
+            0
+        };
+        if stalled >= 20 {
+            converged = gnorm < 1e-6;
             break;
         }
     }
@@ -470,6 +533,7 @@ pub fn fit_prior(n: &[u64], e: &[f64], opts: &MgpsOptions) -> Result<MgpsFit> {
         cells: keep.len(),
         fitted_points: data.e.len(),
         squashed,
+        at_bound: x.iter().any(|v| v.abs() >= BOUND - 1e-3),
     })
 }
 
@@ -518,5 +582,36 @@ mod tests {
                 g[k]
             );
         }
+    }
+
+    #[test]
+    fn poisson_data_fit_stops_at_the_bound() {
+        // No over-dispersion: the ML prior degenerates to point masses. The fit must stop
+        // at the search box, say so, and still give usable posteriors quickly.
+        let mut rng = crate::rng::SeededRng::new(5);
+        let mut n = Vec::new();
+        let mut e = Vec::new();
+        for _ in 0..400 {
+            let ex = 0.5 + 10.0 * rng.next_f64();
+            // Poisson(ex) by inversion.
+            let (mut k, mut p, u) = (0u64, (-ex).exp(), rng.next_f64());
+            let mut cdf = p;
+            while u > cdf {
+                k += 1;
+                p *= ex / k as f64;
+                cdf += p;
+            }
+            if k > 0 {
+                n.push(k);
+                e.push(ex);
+            }
+        }
+        let fit = fit_prior(&n, &e, &MgpsOptions::default()).expect("fit");
+        assert!(fit.at_bound, "{fit:?}");
+        let r = ebgm(&fit.prior, n[0], e[0]).expect("posterior");
+        // (EBGM, a geometric mean, need not lie between EB05 and EB95 for a mixture.)
+        assert!(r.eb05 < r.eb95, "{fit:?} {r:?}");
+        // Everything shrinks to about 1.
+        assert!((r.ebgm - 1.0).abs() < 0.2, "{r:?}");
     }
 }

@@ -74,11 +74,11 @@ proptest! {
             prop_assert!(p.lower <= p.estimate && p.estimate <= p.upper, "{p:?}");
             prop_assert!(p.lower >= 0.0 && p.upper <= 1.0);
         }
-        // Clopper-Pearson is never narrower than Wilson at the ends.
-        if x == 0 {
-            let w = proportion(x, n, 0.95, IntervalMethod::Wilson).unwrap();
-            let c = proportion(x, n, 0.95, IntervalMethod::ClopperPearson).unwrap();
-            prop_assert!(c.upper >= w.upper - 1e-12);
+        // Stated convention: bounds exactly 0 at x = 0 and 1 at x = n for both methods.
+        for m in [IntervalMethod::Wilson, IntervalMethod::ClopperPearson] {
+            let p = proportion(x, n, 0.95, m).unwrap();
+            prop_assert!(x != 0 || p.lower == 0.0);
+            prop_assert!(x != n || p.upper == 1.0);
         }
     }
 
