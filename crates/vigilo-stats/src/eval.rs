@@ -104,6 +104,7 @@ pub struct Confusion {
     pub tp: u64,
     pub fp: u64,
     pub tn: u64,
+    #[serde(rename = "fn")]
     pub fn_: u64,
 }
 

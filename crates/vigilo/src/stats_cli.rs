@@ -221,15 +221,36 @@ fn parse_f64(s: &str, rec: &csv::StringRecord, file: &Path, col: &str) -> Result
         )
     })?;
     if !v.is_finite() {
-        bail!("{}:{line}: column {col:?}: {s:?} is not finite", file.display());
+        bail!(
+            "{}:{line}: column {col:?}: {s:?} is not finite",
+            file.display()
+        );
     }
     Ok(v)
 }
 
+/// Writes JSON to stdout through a buffer; a closed pipe (`| head`) is not an error.
 fn print_json<T: Serialize>(doc: &T) -> Result<()> {
-    let s = serde_json::to_string_pretty(doc)?;
-    println!("{s}");
-    Ok(())
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let res = serde_json::to_writer_pretty(&mut out, doc)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(out))
+        .and_then(|()| out.flush());
+    match res {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// Writes text to stdout; a closed pipe is not an error.
+fn print_text(s: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 fn fmt_opt(v: Option<f64>, digits: usize) -> String {
@@ -304,7 +325,12 @@ pub fn read_eval_data(args: &EvalArgs) -> Result<EvalData> {
     for rec in scores_f.reader.records() {
         let rec = rec.with_context(|| format!("{}: malformed CSV", spath.display()))?;
         let id = field(&rec, id_s, &spath, &args.id_column)?;
-        let v = parse_f64(field(&rec, sc, &spath, &args.score_column)?, &rec, &spath, &args.score_column)?;
+        let v = parse_f64(
+            field(&rec, sc, &spath, &args.score_column)?,
+            &rec,
+            &spath,
+            &args.score_column,
+        )?;
         match index.get(id) {
             Some(&i) => {
                 if scores[i].is_some() {
@@ -331,9 +357,14 @@ pub fn read_eval_data(args: &EvalArgs) -> Result<EvalData> {
         if !missing.is_empty() {
             let _ = write!(
                 msg,
-                " {} case(s) without a score (e.g. {})",
+                " {} case(s) without a score (e.g. {});",
                 missing.len(),
-                missing.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+                missing
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
         if n_unknown > 0 {
@@ -379,10 +410,24 @@ pub fn run_eval(args: &EvalArgs) -> Result<()> {
         EceRuleArg::EqualWidth => BinRule::EqualWidth(args.ece_bins),
         EceRuleArg::EqualCount => BinRule::EqualCount(args.ece_bins),
     };
-    let report = eval::evaluate(&data.labels, &data.scores, args.threshold, args.level, method, rule)?;
+    let report = eval::evaluate(
+        &data.labels,
+        &data.scores,
+        args.threshold,
+        args.level,
+        method,
+        rule,
+    )?;
     let mut subgroups = Vec::new();
     for (col, values) in &data.subgroups {
-        let r = eval::subgroup_metrics(&data.labels, &data.scores, values, args.threshold, args.level, method)?;
+        let r = eval::subgroup_metrics(
+            &data.labels,
+            &data.scores,
+            values,
+            args.threshold,
+            args.level,
+            method,
+        )?;
         subgroups.push(SubgroupDoc {
             column: col.clone(),
             report: r,
@@ -392,7 +437,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<()> {
         Some(eval::bootstrap_ci(
             &data.labels,
             &data.scores,
-            |l, s| eval::auroc(l, s),
+            eval::auroc,
             args.bootstrap,
             args.level,
             args.seed,
@@ -418,10 +463,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<()> {
     };
     match args.format {
         OutputFormat::Json => print_json(&doc),
-        OutputFormat::Table => {
-            print!("{}", eval_table(&doc));
-            Ok(())
-        }
+        OutputFormat::Table => print_text(&eval_table(&doc)),
     }
 }
 
@@ -435,7 +477,11 @@ fn prop_row(out: &mut String, name: &str, p: &Option<eval::Proportion>) {
             );
         }
         None => {
-            let _ = writeln!(out, "  {name:<13} {:>8}  (undefined: zero denominator)", "-");
+            let _ = writeln!(
+                out,
+                "  {name:<13} {:>8}  (undefined: zero denominator)",
+                "-"
+            );
         }
     }
 }
@@ -443,9 +489,17 @@ fn prop_row(out: &mut String, name: &str, p: &Option<eval::Proportion>) {
 fn eval_table(doc: &EvalDoc) -> String {
     let r = doc.report;
     let mut out = String::new();
-    let _ = writeln!(out, "Cases: {} ({} positive), threshold {}", r.n, r.n_positive, r.threshold);
+    let _ = writeln!(
+        out,
+        "Cases: {} ({} positive), threshold {}",
+        r.n, r.n_positive, r.threshold
+    );
     let c = r.metrics.confusion;
-    let _ = writeln!(out, "Confusion: TP {}  FP {}  TN {}  FN {}", c.tp, c.fp, c.tn, c.fn_);
+    let _ = writeln!(
+        out,
+        "Confusion: TP {}  FP {}  TN {}  FN {}",
+        c.tp, c.fp, c.tn, c.fn_
+    );
     let _ = writeln!(out, "Metric          Value   Interval");
     prop_row(&mut out, "sensitivity", &r.metrics.sensitivity);
     prop_row(&mut out, "specificity", &r.metrics.specificity);
@@ -534,7 +588,11 @@ pub fn read_reports(args: &SignalsArgs) -> Result<dispro::ReportTableBuilder> {
     let r = f.column(&args.report_column)?;
     let p = f.column(&args.product_column)?;
     let e = f.column(&args.event_column)?;
-    let strata: Vec<usize> = args.strata.iter().map(|c| f.column(c)).collect::<Result<_>>()?;
+    let strata: Vec<usize> = args
+        .strata
+        .iter()
+        .map(|c| f.column(c))
+        .collect::<Result<_>>()?;
     let path = f.path.clone();
     let mut b = dispro::ReportTableBuilder::new();
     let mut key = String::new();
@@ -549,7 +607,10 @@ pub fn read_reports(args: &SignalsArgs) -> Result<dispro::ReportTableBuilder> {
         let ev = field(&rec, e, &path, &args.event_column)?;
         let line = rec.position().map_or(0, |p| p.line());
         if rid.is_empty() || prod.is_empty() || ev.is_empty() {
-            bail!("{}:{line}: empty report id, product or event", path.display());
+            bail!(
+                "{}:{line}: empty report id, product or event",
+                path.display()
+            );
         }
         let res = if strata.is_empty() {
             b.add(rid, prod, ev)
@@ -652,10 +713,7 @@ pub fn run_signals(args: &SignalsArgs) -> Result<()> {
     };
     match args.format {
         OutputFormat::Json => print_json(&doc),
-        OutputFormat::Table => {
-            print!("{}", signals_table(&doc, args.top));
-            Ok(())
-        }
+        OutputFormat::Table => print_text(&signals_table(&doc, args.top)),
     }
 }
 
@@ -689,11 +747,16 @@ fn signals_table(doc: &SignalsDoc, top: usize) -> String {
             CountingUnit::UniqueReports => "reports",
             CountingUnit::Pairs => "pairs",
         },
-        if r.stratified { ", stratified expected counts" } else { "" }
+        if r.stratified {
+            ", stratified expected counts"
+        } else {
+            ""
+        }
     );
     if let Some(f) = &r.mgps_fit {
         let p = f.prior;
-        let _ = writeln!(
+        let _ =
+            writeln!(
             out,
             "MGPS prior: a1 {:.4} b1 {:.4} a2 {:.4} b2 {:.4} P {:.4} (log-likelihood {:.3}, {}{})",
             p.a1,
@@ -705,11 +768,27 @@ fn signals_table(doc: &SignalsDoc, top: usize) -> String {
             if f.converged { "converged" } else { "NOT converged" },
             if f.squashed { ", squashed data" } else { "" }
         );
+        if f.at_bound {
+            let _ = writeln!(
+                out,
+                "  note: the prior reached the search bound (little over-dispersion in the data); EBGM shrinks strongly"
+            );
+        }
     }
     let _ = writeln!(
         out,
         "{:<20} {:<20} {:>6} {:>9} {:>22} {:>8} {:>22} {:>7} {:>7} {:>7} {:<10}",
-        "product", "event", "a", "E", "PRR [95% CI]", "chi2", "ROR [95% CI]", "IC025", "EBGM", "EB05", "signals"
+        "product",
+        "event",
+        "a",
+        "E",
+        "PRR [95% CI]",
+        "chi2",
+        "ROR [95% CI]",
+        "IC025",
+        "EBGM",
+        "EB05",
+        "signals"
     );
     for row in r.rows.iter().take(top) {
         let ci = |v: Option<(f64, f64, f64)>| match v {
@@ -752,7 +831,11 @@ fn signals_table(doc: &SignalsDoc, top: usize) -> String {
         );
     }
     if r.rows.len() > top {
-        let _ = writeln!(out, "... {} more cells (use --top or --format json)", r.rows.len() - top);
+        let _ = writeln!(
+            out,
+            "... {} more cells (use --top or --format json)",
+            r.rows.len() - top
+        );
     }
     let _ = writeln!(out, "\nConventions:");
     for c in &doc.conventions {
@@ -822,13 +905,23 @@ pub fn run_drift(args: &DriftArgs) -> Result<()> {
     let mut work = Vec::new();
     for col in &columns {
         let ri = rh.iter().position(|h| h == col).ok_or_else(|| {
-            anyhow!("{}: no column named {col:?} (columns: {})", args.reference.display(), rh.join(", "))
+            anyhow!(
+                "{}: no column named {col:?} (columns: {})",
+                args.reference.display(),
+                rh.join(", ")
+            )
         })?;
         let ci = ch.iter().position(|h| h == col).ok_or_else(|| {
-            anyhow!("{}: no column named {col:?} (columns: {})", args.current.display(), ch.join(", "))
+            anyhow!(
+                "{}: no column named {col:?} (columns: {})",
+                args.current.display(),
+                ch.join(", ")
+            )
         })?;
         let get = |rows: &[csv::StringRecord], i: usize| -> Vec<String> {
-            rows.iter().map(|r| r.get(i).unwrap_or("").trim().to_string()).collect()
+            rows.iter()
+                .map(|r| r.get(i).unwrap_or("").trim().to_string())
+                .collect()
         };
         let (rv, cv) = (get(&rrows, ri), get(&crows, ci));
         // Numeric when every non-empty value in both files parses as a finite number.
@@ -841,18 +934,32 @@ pub fn run_drift(args: &DriftArgs) -> Result<()> {
             && rv.iter().chain(&cv).any(|s| !s.is_empty());
         if numeric {
             let parse = |v: &[String]| -> Vec<f64> {
-                v.iter().filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok()).collect()
+                v.iter()
+                    .filter(|s| !s.is_empty())
+                    .filter_map(|s| s.parse().ok())
+                    .collect()
             };
-            work.push((col.clone(), Column::Numeric(parse(&rv), parse(&cv)), rv.iter().filter(|s| s.is_empty()).count(), cv.iter().filter(|s| s.is_empty()).count()));
+            work.push((
+                col.clone(),
+                Column::Numeric(parse(&rv), parse(&cv)),
+                rv.iter().filter(|s| s.is_empty()).count(),
+                cv.iter().filter(|s| s.is_empty()).count(),
+            ));
         } else {
             work.push((col.clone(), Column::Categorical(rv, cv), 0, 0));
         }
     }
     // Columns are independent: spread them over the available cores.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(work.len()).max(1);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(work.len())
+        .max(1);
     let mut results: Vec<Option<Result<ColumnDrift>>> = (0..work.len()).map(|_| None).collect();
     std::thread::scope(|s| {
-        let chunks: Vec<_> = results.chunks_mut(work.len().div_ceil(threads)).zip(work.chunks(work.len().div_ceil(threads))).collect();
+        let chunks: Vec<_> = results
+            .chunks_mut(work.len().div_ceil(threads))
+            .zip(work.chunks(work.len().div_ceil(threads)))
+            .collect();
         for (out, items) in chunks {
             s.spawn(move || {
                 for (slot, (col, data, mr, mc)) in out.iter_mut().zip(items) {
@@ -900,10 +1007,7 @@ pub fn run_drift(args: &DriftArgs) -> Result<()> {
     };
     match args.format {
         OutputFormat::Json => print_json(&doc),
-        OutputFormat::Table => {
-            print!("{}", drift_table(&doc));
-            Ok(())
-        }
+        OutputFormat::Table => print_text(&drift_table(&doc)),
     }
 }
 
@@ -917,7 +1021,9 @@ fn drift_table(doc: &DriftDoc) -> String {
     for c in &doc.columns {
         let short = |s: &str| -> String { s.chars().take(24).collect() };
         match c {
-            ColumnDrift::Numeric { column, drift: d, .. } => {
+            ColumnDrift::Numeric {
+                column, drift: d, ..
+            } => {
                 let _ = writeln!(
                     out,
                     "{:<24} {:<11} {:>8.4} {:<7} {:>8.4} {:>10.4} {:>10.3e} {:>11.4} {:>10}",
@@ -944,7 +1050,8 @@ fn drift_table(doc: &DriftDoc) -> String {
                     "-",
                     "-",
                     "-",
-                    d.chi2.map_or("-".to_string(), |t| format!("{:.3e}", t.p_value))
+                    d.chi2
+                        .map_or("-".to_string(), |t| format!("{:.3e}", t.p_value))
                 );
             }
         }
