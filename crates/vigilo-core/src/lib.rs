@@ -5,6 +5,7 @@
 
 pub mod admin_units;
 pub mod audit;
+pub mod classification;
 pub mod clock;
 pub mod identity;
 pub mod lang;
