@@ -7,6 +7,7 @@ pub mod admin_units;
 pub mod audit;
 pub mod classification;
 pub mod clock;
+pub mod directory;
 pub mod identity;
 pub mod lang;
 pub mod text;
