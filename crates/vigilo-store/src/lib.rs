@@ -16,6 +16,7 @@ macro_rules! sqlf {
 mod admin;
 mod audit;
 mod auth;
+mod directory;
 mod error;
 mod jobs;
 mod orgs;
@@ -25,6 +26,11 @@ mod time_fmt;
 pub use admin::AdminUnitRow;
 pub use audit::{AuditEntry, AuditRecord, VerifyOutcome};
 pub use auth::{ApiToken, NewUser, Session, User};
+pub use directory::{
+    search_terms, DirectoryChange, DirectoryEntry, DirectoryPage, DirectoryQuery, Facet,
+    FacetCount, ForeignReference, ImportReport, NewProduct, Product, ProductVersion,
+    ReferenceRecord, Reliance,
+};
 pub use error::StoreError;
 pub use jobs::{JobClaim, JobRun};
 pub use orgs::{NewOrganisation, Organisation};
@@ -277,8 +283,11 @@ impl Store {
     pub async fn schema_columns(&self) -> Result<Vec<(String, String)>, StoreError> {
         let sql = match self.backend {
             Backend::Sqlite => {
+                // The FTS5 index and its shadow tables are SQLite's search index; PostgreSQL
+                // indexes the same column with pg_trgm instead.
                 "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
                  WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations' \
+                 AND m.name NOT LIKE 'directory_fts%' \
                  ORDER BY m.name, p.name"
             }
             Backend::Postgres => {

@@ -7,9 +7,15 @@ use time::macros::datetime;
 use time::Duration;
 use vigilo_core::audit::ChainBreak;
 use vigilo_core::clock::ManualClock;
+use vigilo_core::directory::{
+    AiKind, ClinicalArea, EntrySource, InputModality, ModelCard, VersionCommand, VersionLabel,
+};
 use vigilo_core::{OrgKind, Role, Username};
 use vigilo_store::testing::TestDb;
-use vigilo_store::{AuditEntry, NewOrganisation, NewUser, Store, StoreError};
+use vigilo_store::{
+    AuditEntry, DirectoryQuery, Facet, NewOrganisation, NewProduct, NewUser, ReferenceRecord,
+    Store, StoreError,
+};
 
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -51,6 +57,10 @@ conformance!(
     audit_chain_detects_tampering,
     audit_appends_are_serialised,
     one_job_run_per_tick_across_processes,
+    products_versions_and_immutability,
+    directory_search_facets_and_cursor,
+    foreign_list_import_is_idempotent_and_atomic,
+    reliance_links,
 );
 
 async fn open_at(db: &TestDb, clock: Arc<ManualClock>) -> Store {
@@ -548,4 +558,509 @@ async fn one_job_run_per_tick_across_processes(db: &TestDb) {
         a.claim_job("missing", "a", Duration::seconds(1)).await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+fn card(area: ClinicalArea, use_vi: &str) -> ModelCard {
+    ModelCard {
+        intended_use: use_vi.into(),
+        intended_use_en: "Screening support".into(),
+        intended_users: "Bác sĩ".into(),
+        target_population: "Người lớn".into(),
+        clinical_area: area,
+        input_modality: InputModality::Imaging,
+        ai_kind: AiKind::Locked,
+        training_data: "10.000 ca".into(),
+        claimed_performance: vec![],
+        subgroups_reported: vec![],
+        known_limitations: "Chưa thử ở trẻ em".into(),
+        change_control_plan: "Thẩm định lại mỗi năm".into(),
+        languages: vec!["vi".into()],
+    }
+}
+
+async fn published_product(
+    store: &Store,
+    maker: &str,
+    name: &str,
+    area: ClinicalArea,
+    use_vi: &str,
+) -> String {
+    let p = store
+        .create_product(
+            "test",
+            NewProduct {
+                manufacturer_id: maker.into(),
+                name: name.into(),
+                name_en: None,
+                clinical_area: area,
+                input_modality: InputModality::Imaging,
+                ai_kind: AiKind::Locked,
+                country: "VN".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let v = store
+        .create_version(
+            "test",
+            &p.id,
+            &VersionLabel::parse("1.0").unwrap(),
+            &card(area, use_vi),
+        )
+        .await
+        .unwrap();
+    store
+        .change_version_status("test", &v.id, VersionCommand::Publish)
+        .await
+        .unwrap();
+    p.id
+}
+
+async fn products_versions_and_immutability(db: &TestDb) {
+    let store = db.open().await.unwrap();
+    let maker = manufacturer(&store, "M1").await;
+    let p = store
+        .create_product(
+            "vendor",
+            NewProduct {
+                manufacturer_id: maker.clone(),
+                name: "LaoScan".into(),
+                name_en: Some("LaoScan".into()),
+                clinical_area: ClinicalArea::TuberculosisScreening,
+                input_modality: InputModality::Imaging,
+                ai_kind: AiKind::Locked,
+                country: "vn".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((p.country.as_str(), p.domestic), ("VN", 1));
+    // Not public until a version is published.
+    assert!(store.directory_entry(&p.id).await.unwrap().is_none());
+    let v1 = store
+        .create_version(
+            "vendor",
+            &p.id,
+            &VersionLabel::parse("1.0").unwrap(),
+            &card(ClinicalArea::TuberculosisScreening, "Sàng lọc lao"),
+        )
+        .await
+        .unwrap();
+    let mut edited = card(
+        ClinicalArea::TuberculosisScreening,
+        "Sàng lọc lao phổi trên X-quang",
+    );
+    store
+        .update_version_card("vendor", &v1.id, &edited)
+        .await
+        .unwrap();
+    store
+        .change_version_status("reviewer", &v1.id, VersionCommand::Publish)
+        .await
+        .unwrap();
+    let entry = store.directory_entry(&p.id).await.unwrap().unwrap();
+    assert!(entry.summary.contains("X-quang"));
+    // A published version cannot be edited or published again.
+    edited.known_limitations = "changed".into();
+    assert!(matches!(
+        store.update_version_card("vendor", &v1.id, &edited).await,
+        Err(StoreError::Invalid {
+            field: "version",
+            ..
+        })
+    ));
+    assert!(store
+        .change_version_status("x", &v1.id, VersionCommand::Publish)
+        .await
+        .is_err());
+    // Same label twice: conflict. Bad card: every problem named.
+    assert!(matches!(
+        store
+            .create_version(
+                "vendor",
+                &p.id,
+                &VersionLabel::parse("1.0").unwrap(),
+                &edited
+            )
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let mut bad = edited.clone();
+    bad.intended_use = String::new();
+    let err = store
+        .create_version("vendor", &p.id, &VersionLabel::parse("2.0").unwrap(), &bad)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("intended_use (required)"), "{err}");
+    // Withdrawing the only published version takes the product out of the directory.
+    store
+        .change_version_status("admin", &v1.id, VersionCommand::Withdraw)
+        .await
+        .unwrap();
+    assert!(store.directory_entry(&p.id).await.unwrap().is_none());
+    let kinds: Vec<String> = store
+        .directory_changes(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.kind)
+        .collect();
+    assert_eq!(kinds, vec!["version_published", "removed"]);
+    // Bad product input.
+    let err = store
+        .create_product(
+            "v",
+            NewProduct {
+                manufacturer_id: maker.clone(),
+                name: " ".into(),
+                name_en: None,
+                clinical_area: ClinicalArea::Other,
+                input_modality: InputModality::Text,
+                ai_kind: AiKind::Generative,
+                country: "VN".into(),
+            },
+        )
+        .await;
+    assert!(matches!(
+        err,
+        Err(StoreError::Invalid { field: "name", .. })
+    ));
+    let err = store
+        .create_product(
+            "v",
+            NewProduct {
+                manufacturer_id: maker,
+                name: "X".into(),
+                name_en: None,
+                clinical_area: ClinicalArea::Other,
+                input_modality: InputModality::Text,
+                ai_kind: AiKind::Generative,
+                country: "Vietnam".into(),
+            },
+        )
+        .await;
+    assert!(matches!(
+        err,
+        Err(StoreError::Invalid {
+            field: "country",
+            ..
+        })
+    ));
+    let audit: Vec<String> = store
+        .list_audit(None, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    for action in [
+        "product.create",
+        "version.create",
+        "version.edit",
+        "version.publish",
+        "version.withdraw",
+    ] {
+        assert!(audit.contains(&action.to_string()), "{action} not audited");
+    }
+}
+
+async fn directory_search_facets_and_cursor(db: &TestDb) {
+    let store = db.open().await.unwrap();
+    let maker = manufacturer(&store, "M1").await;
+    published_product(
+        &store,
+        &maker,
+        "LaoScan",
+        ClinicalArea::TuberculosisScreening,
+        "Sàng lọc lao trên X-quang ngực",
+    )
+    .await;
+    published_product(
+        &store,
+        &maker,
+        "Tim Mạch AI",
+        ClinicalArea::CardiovascularRisk,
+        "Ước tính nguy cơ tim mạch",
+    )
+    .await;
+    published_product(
+        &store,
+        &maker,
+        "Thận Cấp",
+        ClinicalArea::AcuteKidneyInjury,
+        "Cảnh báo tổn thương thận cấp",
+    )
+    .await;
+    for i in 0..7 {
+        published_product(
+            &store,
+            &maker,
+            &format!("Đọc phim {i}"),
+            ClinicalArea::Radiology,
+            "Hỗ trợ đọc phim",
+        )
+        .await;
+    }
+    let search = |text: &str| DirectoryQuery {
+        text: text.into(),
+        limit: 20,
+        ..Default::default()
+    };
+    // Case and diacritics do not matter; đ matches d.
+    for q in [
+        "lao",
+        "LAO",
+        "sàng lọc lao",
+        "sang loc lao",
+        "doc phim",
+        "ĐỌC",
+    ] {
+        let page = store.search_directory(&search(q)).await.unwrap();
+        assert!(page.total >= 1, "{q} found nothing");
+    }
+    let page = store
+        .search_directory(&search("sang loc lao"))
+        .await
+        .unwrap();
+    assert_eq!(page.total, 1);
+    assert_eq!(page.items[0].name, "LaoScan");
+    // Manufacturer and English labels are searchable; short terms work too.
+    assert_eq!(
+        store
+            .search_directory(&search("cong ty m1"))
+            .await
+            .unwrap()
+            .total,
+        10
+    );
+    assert_eq!(
+        store
+            .search_directory(&search("kidney"))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert!(store.search_directory(&search("ai")).await.unwrap().total >= 1);
+    // Any input is safe.
+    for q in [
+        "%",
+        "_",
+        "'; DROP TABLE products; --",
+        "\"",
+        &"z".repeat(100_000),
+        "🦠 lao",
+    ] {
+        store.search_directory(&search(q)).await.unwrap();
+    }
+    // Facets: complete counts, each ignoring its own filter.
+    let all = store.search_directory(&search("")).await.unwrap();
+    assert_eq!(all.total, 10);
+    let areas = &all
+        .facets
+        .iter()
+        .find(|(f, _)| *f == Facet::ClinicalArea)
+        .unwrap()
+        .1;
+    assert_eq!(areas[0].value, "radiology");
+    assert_eq!(areas[0].count, 7);
+    let filtered = store
+        .search_directory(&DirectoryQuery {
+            filters: vec![(Facet::ClinicalArea, vec!["radiology".into()])],
+            limit: 3,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(filtered.total, 7);
+    let areas = &filtered
+        .facets
+        .iter()
+        .find(|(f, _)| *f == Facet::ClinicalArea)
+        .unwrap()
+        .1;
+    assert_eq!(
+        areas.iter().map(|c| c.count).sum::<i64>(),
+        10,
+        "own facet ignores its own filter"
+    );
+    let sources = &filtered
+        .facets
+        .iter()
+        .find(|(f, _)| *f == Facet::Source)
+        .unwrap()
+        .1;
+    assert_eq!(sources[0].count, 7);
+    // Keyset pagination visits every match once, in name order.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .search_directory(&DirectoryQuery {
+                filters: vec![(Facet::ClinicalArea, vec!["radiology".into()])],
+                limit: 3,
+                cursor: cursor.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        seen.extend(page.items.iter().map(|e| e.name.clone()));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 7);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted);
+    assert!(matches!(
+        store
+            .search_directory(&DirectoryQuery {
+                cursor: Some("nonsense".into()),
+                limit: 5,
+                ..Default::default()
+            })
+            .await,
+        Err(StoreError::Invalid {
+            field: "cursor",
+            ..
+        })
+    ));
+}
+
+fn fda(reference: &str, device: &str, date: &str) -> ReferenceRecord {
+    ReferenceRecord {
+        reference: reference.into(),
+        device: device.into(),
+        company: "Acme Imaging, Inc.".into(),
+        panel: "Radiology".into(),
+        product_code: "QIH".into(),
+        decision_date: date.into(),
+    }
+}
+
+async fn foreign_list_import_is_idempotent_and_atomic(db: &TestDb) {
+    let store = db.open().await.unwrap();
+    let first = vec![
+        fda("K1", "Lung Nodule AI", "2024-01-02"),
+        fda("K2", "Stroke AI", "2024-02-03"),
+        fda("K3", "Old AI", "2020-01-01"),
+    ];
+    let r = store
+        .import_references("cli", EntrySource::FdaAiList, "2024-05", &first)
+        .await
+        .unwrap();
+    assert_eq!((r.added.len(), r.changed.len(), r.unchanged), (3, 0, 0));
+    let again = store
+        .import_references("cli", EntrySource::FdaAiList, "2024-05", &first)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.added.len(), again.changed.len(), again.unchanged),
+        (0, 0, 3)
+    );
+    let second = vec![
+        fda("K1", "Lung Nodule AI v2", "2024-01-02"),
+        fda("K2", "Stroke AI", "2024-02-03"),
+        fda("K4", "New AI", "2025-01-01"),
+    ];
+    let r = store
+        .import_references("cli", EntrySource::FdaAiList, "2025-09", &second)
+        .await
+        .unwrap();
+    assert_eq!(r.added, vec!["K4"]);
+    assert_eq!(r.changed, vec!["K1"]);
+    assert_eq!(r.unchanged, 1);
+    assert_eq!(r.missing, vec!["K3"]);
+    let k1 = store
+        .foreign_reference_by_number(EntrySource::FdaAiList, "K1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(k1.device, "Lung Nodule AI v2");
+    // Foreign entries are searchable and marked by source.
+    let page = store
+        .search_directory(&DirectoryQuery {
+            text: "nodule".into(),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.total, 1);
+    assert_eq!(page.items[0].source, "fda_ai_list");
+    // A list with a duplicate key changes nothing.
+    let dup = vec![fda("K9", "A", "2025-01-01"), fda("K9", "B", "2025-01-01")];
+    assert!(matches!(
+        store
+            .import_references("cli", EntrySource::FdaAiList, "bad", &dup)
+            .await,
+        Err(StoreError::Invalid { .. })
+    ));
+    assert!(store
+        .foreign_reference_by_number(EntrySource::FdaAiList, "K9")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn reliance_links(db: &TestDb) {
+    let store = db.open().await.unwrap();
+    let maker = manufacturer(&store, "M1").await;
+    let pid = published_product(
+        &store,
+        &maker,
+        "LaoScan",
+        ClinicalArea::TuberculosisScreening,
+        "Sàng lọc lao",
+    )
+    .await;
+    store
+        .import_references(
+            "cli",
+            EntrySource::FdaAiList,
+            "2025-09",
+            &[fda("K7", "qXR", "2023-01-01")],
+        )
+        .await
+        .unwrap();
+    let r = store
+        .foreign_reference_by_number(EntrySource::FdaAiList, "K7")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        store.link_reliance("rev", &pid, &r.id, "short").await,
+        Err(StoreError::Invalid {
+            field: "rationale",
+            ..
+        })
+    ));
+    store
+        .link_reliance("rev", &pid, &r.id, "Same algorithm cleared by FDA as K7")
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .link_reliance("rev", &pid, &r.id, "Same algorithm cleared by FDA as K7")
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let links = store.reliance_of(&pid).await.unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].1.reference, "K7");
+    store
+        .set_classification(
+            "rev",
+            &pid,
+            &serde_json::json!({"vn_device_class": "C"}),
+            "C",
+            "confirmed",
+        )
+        .await
+        .unwrap();
+    let e = store.directory_entry(&pid).await.unwrap().unwrap();
+    assert_eq!(e.risk_class, "C");
+    assert_eq!(store.verify_audit().await.unwrap().first_break, None);
 }
