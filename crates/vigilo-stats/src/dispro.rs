@@ -678,7 +678,10 @@ pub struct SignalOptions {
     pub level: f64,
     pub zero_cell: ZeroCellRule,
     pub chi2: Chi2Form,
+    /// Options of the MGPS fit (its `threads` is set from `threads` below).
     pub mgps: crate::mgps::MgpsOptions,
+    /// Threads for the per-cell scores and the MGPS likelihood (the caller decides).
+    pub threads: usize,
 }
 
 impl Default for SignalOptions {
@@ -689,6 +692,7 @@ impl Default for SignalOptions {
             zero_cell: ZeroCellRule::default(),
             chi2: Chi2Form::default(),
             mgps: crate::mgps::MgpsOptions::default(),
+            threads: 1,
         }
     }
 }
@@ -737,12 +741,13 @@ pub fn signals(table: &DisproTable, opts: &SignalOptions) -> Result<SignalReport
     let fit = if opts.methods.ebgm {
         let n: Vec<u64> = table.cells.iter().map(|c| c.a).collect();
         let e: Vec<f64> = table.cells.iter().map(|c| c.expected).collect();
-        Some(crate::mgps::fit_prior(&n, &e, &opts.mgps)?)
+        let mut mo = opts.mgps.clone();
+        mo.threads = opts.threads.max(1);
+        Some(crate::mgps::fit_prior(&n, &e, &mo)?)
     } else {
         None
     };
-    let mut rows = Vec::with_capacity(table.cells.len());
-    for cell in &table.cells {
+    let score = |cell: &Cell| -> SignalRow {
         let t = table.two_by_two(cell);
         let mut notes = Vec::new();
         let prr_v = if opts.methods.prr {
@@ -772,7 +777,7 @@ pub fn signals(table: &DisproTable, opts: &SignalOptions) -> Result<SignalReport
             ),
             None => None,
         };
-        rows.push(SignalRow {
+        SignalRow {
             product: table.products[cell.product as usize].clone(),
             event: table.events[cell.event as usize].clone(),
             table: t,
@@ -782,8 +787,30 @@ pub fn signals(table: &DisproTable, opts: &SignalOptions) -> Result<SignalReport
             ic: ic_v,
             ebgm: eb,
             notes,
-        });
-    }
+        }
+    };
+    // Cells are independent: contiguous chunks on scoped threads keep the output order.
+    let threads = opts.threads.clamp(1, 64).min(table.cells.len() / 1000 + 1);
+    let rows: Vec<SignalRow> = if threads <= 1 {
+        table.cells.iter().map(score).collect()
+    } else {
+        let chunk = table.cells.len().div_ceil(threads);
+        std::thread::scope(|sc| {
+            let handles: Vec<_> = table
+                .cells
+                .chunks(chunk)
+                .map(|cells| sc.spawn(|| cells.iter().map(score).collect::<Vec<_>>()))
+                .collect();
+            let mut rows = Vec::with_capacity(table.cells.len());
+            for h in handles {
+                match h.join() {
+                    Ok(part) => rows.extend(part),
+                    Err(_) => return Err(StatsError::InvalidInput("worker thread failed".into())),
+                }
+            }
+            Ok(rows)
+        })?
+    };
     Ok(SignalReport {
         unit: table.unit,
         stratified: table.stratified,

@@ -177,6 +177,11 @@ pub struct MgpsOptions {
     pub squash_above: usize,
     /// Cells per squashed group.
     pub squash_bin: usize,
+    /// With more fitted points than this, the starts are first run on a copy squashed to
+    /// about this many points and only the best is then polished on the full data.
+    pub multistart_points: usize,
+    /// Threads for the likelihood (the caller decides; the crate reads no environment).
+    pub threads: usize,
 }
 
 impl Default for MgpsOptions {
@@ -197,6 +202,8 @@ impl Default for MgpsOptions {
             max_iterations: 500,
             squash_above: 1_000_000,
             squash_bin: 50,
+            multistart_points: 20_000,
+            threads: 1,
         }
     }
 }
@@ -288,13 +295,49 @@ impl Data {
         Ok((data, squash))
     }
 
-    /// Log-likelihood and its gradient in (ln a1, ln b1, ln a2, ln b2, logit P).
-    fn eval(&self, th: &GammaMixture) -> (f64, [f64; 5]) {
+    /// Log-likelihood and its gradient in (ln a1, ln b1, ln a2, ln b2, logit P), the
+    /// points split over `threads` scoped threads (sums are added in a fixed order, so the
+    /// result does not depend on scheduling).
+    fn eval(&self, th: &GammaMixture, threads: usize) -> (f64, [f64; 5]) {
+        let len = self.e.len();
+        let threads = threads.clamp(1, 64).min(len / 20_000 + 1);
+        if threads <= 1 {
+            return self.eval_range(th, 0, len);
+        }
+        let chunk = len.div_ceil(threads);
+        let parts: Vec<(f64, [f64; 5])> = std::thread::scope(|sc| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (lo, hi) = (t * chunk, ((t + 1) * chunk).min(len));
+                    sc.spawn(move || self.eval_range(th, lo, hi))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or((f64::NAN, [f64::NAN; 5])))
+                .collect()
+        });
+        let mut ll = 0.0;
+        let mut g = [0.0; 5];
+        for (l, gg) in parts {
+            ll += l;
+            for i in 0..5 {
+                g[i] += gg[i];
+            }
+        }
+        (ll, g)
+    }
+
+    fn eval_range(&self, th: &GammaMixture, lo: usize, hi: usize) -> (f64, [f64; 5]) {
         let GammaMixture { a1, b1, a2, b2, p } = *th;
         let (lp, lq) = (p.ln(), (1.0 - p).ln());
         let mut ll = 0.0;
         let mut g = [0.0; 5];
         for (k, &(nn, s, t)) in self.groups.iter().enumerate() {
+            let (s, t) = (s.max(lo), t.min(hi));
+            if s >= t {
+                continue;
+            }
             // Per-N terms computed once per group.
             let (r1, psi1) = ln_rising(a1, nn);
             let (r2, psi2) = ln_rising(a2, nn);
@@ -362,16 +405,26 @@ fn from_theta(t: &GammaMixture) -> [f64; 5] {
 /// already a point mass for every practical purpose. A fit on the bound is reported.
 const BOUND: f64 = 12.0;
 
-/// Projected BFGS maximisation from one start, inside [`BOUND`].
-/// Returns (x, loglik, converged, iterations).
-fn bfgs(data: &Data, start: &GammaMixture, max_iter: usize) -> ([f64; 5], f64, bool, usize) {
+/// Result of one BFGS run: point, log-likelihood, converged, iterations, inverse Hessian.
+type BfgsRun = ([f64; 5], f64, bool, usize, [[f64; 5]; 5]);
+
+/// Projected BFGS maximisation from one start, inside [`BOUND`], optionally starting from an
+/// inverse Hessian learnt on a squashed copy of the data (the objective is normalised by the
+/// total weight, so its curvature carries over).
+fn bfgs(
+    data: &Data,
+    start: &GammaMixture,
+    h0: Option<[[f64; 5]; 5]>,
+    max_iter: usize,
+    threads: usize,
+) -> BfgsRun {
     let scale = data.w.iter().sum::<f64>().max(1.0);
     // Minimise f = -ll / scale.
     let eval = |x: &[f64; 5]| -> Option<(f64, [f64; 5])> {
         if x.iter().any(|v| !v.is_finite()) {
             return None;
         }
-        let (ll, g) = data.eval(&to_theta(x));
+        let (ll, g) = data.eval(&to_theta(x), threads);
         if !ll.is_finite() || g.iter().any(|v| !v.is_finite()) {
             return None;
         }
@@ -391,12 +444,12 @@ fn bfgs(data: &Data, start: &GammaMixture, max_iter: usize) -> ([f64; 5], f64, b
     };
     let mut x = clamp(from_theta(start));
     let Some((mut f, mut g)) = eval(&x) else {
-        return (x, f64::NEG_INFINITY, false, 0);
+        return (x, f64::NEG_INFINITY, false, 0, identity());
     };
-    let mut h = identity();
+    let mut h = h0.unwrap_or_else(identity);
     let mut converged = false;
     let mut it = 0;
-    let mut last_act = [false; 5];
+    let mut last_act = active(&x, &g);
     let mut stalled = 0;
     while it < max_iter {
         it += 1;
@@ -472,18 +525,19 @@ fn bfgs(data: &Data, start: &GammaMixture, max_iter: usize) -> ([f64; 5], f64, b
             converged = true;
             break;
         }
-        // Creeping along a flat ridge towards the bound: stop after 20 negligible steps.
-        stalled = if df.abs() <= 1e-13 * f.abs().max(1e-300) {
+        // Creeping along a flat ridge towards the bound: stop after 5 steps that each gain
+        // less than 1e-12 of the log-likelihood.
+        stalled = if df.abs() <= 1e-12 * f.abs().max(1e-300) {
             stalled + 1
         } else {
             0
         };
-        if stalled >= 20 {
+        if stalled >= 5 {
             converged = gnorm < 1e-6;
             break;
         }
     }
-    (x, -f * scale, converged, it)
+    (x, -f * scale, converged, it, h)
 }
 
 /// Fits the prior by maximum likelihood over cells with N >= 1.
@@ -508,14 +562,39 @@ pub fn fit_prior(n: &[u64], e: &[f64], opts: &MgpsOptions) -> Result<MgpsFit> {
     let nn: Vec<u64> = keep.iter().map(|&i| n[i]).collect();
     let ee: Vec<f64> = keep.iter().map(|&i| e[i]).collect();
     let (data, squashed) = Data::new(&nn, &ee, opts.squash_above, opts.squash_bin)?;
-    let mut best: Option<([f64; 5], f64, bool, usize)> = None;
+    // Large data: compare the starts on a squashed copy, then polish the winner on the data.
+    let coarse = if data.e.len() > opts.multistart_points.max(1) && opts.starts.len() > 1 {
+        let bin = nn.len().div_ceil(opts.multistart_points.max(1));
+        Some(Data::new(&nn, &ee, 0, bin.max(2))?.0)
+    } else {
+        None
+    };
+    let mut best: Option<BfgsRun> = None;
     for s in &opts.starts {
-        let r = bfgs(&data, s, opts.max_iterations);
+        let r = bfgs(
+            coarse.as_ref().unwrap_or(&data),
+            s,
+            None,
+            opts.max_iterations,
+            opts.threads,
+        );
         if r.1.is_finite() && best.as_ref().is_none_or(|b| r.1 > b.1) {
             best = Some(r);
         }
     }
-    let Some((x, ll, converged, iterations)) = best else {
+    if coarse.is_some() {
+        if let Some((x, _, _, _, h)) = best {
+            let r = bfgs(
+                &data,
+                &to_theta(&x),
+                Some(h),
+                opts.max_iterations,
+                opts.threads,
+            );
+            best = r.1.is_finite().then_some(r);
+        }
+    }
+    let Some((x, ll, converged, iterations, _)) = best else {
         return Err(StatsError::NoConvergence(
             "MGPS likelihood not finite from any start".into(),
         ));
@@ -548,7 +627,7 @@ pub fn log_likelihood(prior: &GammaMixture, n: &[u64], e: &[f64]) -> Result<f64>
     let nn: Vec<u64> = keep.iter().map(|&i| n[i]).collect();
     let ee: Vec<f64> = keep.iter().map(|&i| e[i]).collect();
     let (data, _) = Data::new(&nn, &ee, usize::MAX, 1)?;
-    Ok(data.eval(prior).0)
+    Ok(data.eval(prior, 1).0)
 }
 
 #[cfg(test)]
@@ -568,14 +647,14 @@ mod tests {
             p: 0.3,
         };
         let x = from_theta(&th);
-        let (_, g) = data.eval(&th);
+        let (_, g) = data.eval(&th, 1);
         for k in 0..5 {
             let h = 1e-6;
             let mut xp = x;
             xp[k] += h;
             let mut xm = x;
             xm[k] -= h;
-            let fd = (data.eval(&to_theta(&xp)).0 - data.eval(&to_theta(&xm)).0) / (2.0 * h);
+            let fd = (data.eval(&to_theta(&xp), 1).0 - data.eval(&to_theta(&xm), 1).0) / (2.0 * h);
             assert!(
                 (fd - g[k]).abs() < 1e-6 * (1.0 + fd.abs()),
                 "k={k} fd={fd} g={}",

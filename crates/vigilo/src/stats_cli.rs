@@ -682,6 +682,7 @@ pub fn run_signals(args: &SignalsArgs) -> Result<()> {
         } else {
             Chi2Form::Yates
         },
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         ..Default::default()
     };
     let mut report = dispro::signals(&table, &opts)?;
