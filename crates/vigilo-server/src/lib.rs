@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod ctx;
+pub mod directory;
 pub mod error;
 pub mod extract;
 pub mod i18n;

@@ -16,6 +16,8 @@ use utoipa::{Modify, OpenApi};
         api::healthz, api::readyz, api::me, api::admin_units, api::admin_unit,
         api::list_organisations, api::create_organisation, api::organisation_members,
         api::list_users, api::create_user, api::list_audit, api::verify_audit,
+        crate::directory::api_search, crate::directory::api_entry, crate::directory::api_fhir,
+        crate::directory::api_changes,
     ),
     components(schemas(Problem)),
     modifiers(&Security)

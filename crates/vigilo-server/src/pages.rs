@@ -26,7 +26,17 @@ pub struct Layout {
     pub is_admin: bool,
     /// Current path with `lang` replaced, for the language switch link.
     pub switch_href: String,
+    /// The stylesheet URL, versioned by content so browsers never keep a stale copy.
+    pub css_href: &'static str,
 }
+
+const STYLESHEET: &str = include_str!("../static/vigilo.css");
+
+static CSS_HREF: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    use sha2::{Digest, Sha256};
+    let digest = hex::encode(Sha256::digest(STYLESHEET.as_bytes()));
+    format!("/static/vigilo.css?v={}", &digest[..12])
+});
 
 impl Layout {
     pub fn new(state: &AppState, ctx: &Ctx) -> Self {
@@ -39,6 +49,7 @@ impl Layout {
             role_label,
             csrf: ctx.csrf.clone(),
             is_admin: ctx.role() == Role::Admin,
+            css_href: CSS_HREF.as_str(),
         }
     }
 }
@@ -57,9 +68,10 @@ pub async fn stylesheet() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
+            // The URL carries the content hash, so it can be cached for long.
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
         ],
-        include_str!("../static/vigilo.css"),
+        STYLESHEET,
     )
 }
 
@@ -796,6 +808,7 @@ struct ErrorPage {
 
 /// A minimal layout for error pages, which may be drawn without a Ctx.
 struct ErrLayout {
+    css_href: &'static str,
     lang: &'static str,
     back: &'static str,
     heading: &'static str,
@@ -808,6 +821,7 @@ pub fn error_page(lang: Lang, status: StatusCode, title: &str, detail: Option<&s
     };
     let page = ErrorPage {
         l: ErrLayout {
+            css_href: CSS_HREF.as_str(),
             lang: lang.code(),
             back,
             heading,

@@ -4,7 +4,7 @@
 
 use crate::ctx::{access_layer, access_log, context_layer, security_headers, Ctx};
 use crate::error::{AppError, ErrorCode};
-use crate::{api, pages, AppState};
+use crate::{api, directory, pages, AppState};
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
@@ -97,6 +97,25 @@ pub fn route_table() -> Vec<RouteSpec> {
             ADMIN,
             post(pages::admin_set_disabled),
         ),
+        spec(M::GET, "/directory", Public, get(directory::search_page)),
+        spec(
+            M::GET,
+            "/directory/export.csv",
+            Public,
+            get(directory::export_csv),
+        ),
+        spec(
+            M::GET,
+            "/directory/feed.atom",
+            Public,
+            get(directory::atom_feed),
+        ),
+        spec(
+            M::GET,
+            "/directory/{id}",
+            Public,
+            get(directory::entry_page),
+        ),
         spec(M::GET, "/provinces", Public, get(pages::provinces)),
         spec(M::GET, "/provinces/{code}", Public, get(pages::province)),
         // JSON API
@@ -131,6 +150,30 @@ pub fn route_table() -> Vec<RouteSpec> {
             "/api/v1/organisations/{id}/members",
             ORG_MEMBERS,
             get(api::organisation_members),
+        ),
+        spec(
+            M::GET,
+            "/api/v1/directory",
+            Public,
+            get(directory::api_search),
+        ),
+        spec(
+            M::GET,
+            "/api/v1/directory/changes",
+            Public,
+            get(directory::api_changes),
+        ),
+        spec(
+            M::GET,
+            "/api/v1/directory/{id}",
+            Public,
+            get(directory::api_entry),
+        ),
+        spec(
+            M::GET,
+            "/api/v1/directory/{id}/fhir",
+            Public,
+            get(directory::api_fhir),
         ),
         spec(M::GET, "/api/v1/users", ADMIN, get(api::list_users)),
         spec(M::POST, "/api/v1/users", ADMIN, post(api::create_user)),

@@ -563,6 +563,15 @@ impl Store {
         risk_class: &str,
         status: &str,
     ) -> Result<(), StoreError> {
+        if !matches!(risk_class, "A" | "B" | "C" | "D") {
+            return Err(invalid("risk_class", "must be A, B, C or D"));
+        }
+        if !matches!(status, "computed" | "confirmed" | "overridden") {
+            return Err(invalid(
+                "classification_status",
+                "must be computed, confirmed or overridden",
+            ));
+        }
         let before = self
             .product(product_id)
             .await?

@@ -1062,5 +1062,14 @@ async fn reliance_links(db: &TestDb) {
         .unwrap();
     let e = store.directory_entry(&pid).await.unwrap().unwrap();
     assert_eq!(e.risk_class, "C");
+    assert!(matches!(
+        store
+            .set_classification("rev", &pid, &serde_json::json!({}), "c", "confirmed")
+            .await,
+        Err(StoreError::Invalid {
+            field: "risk_class",
+            ..
+        })
+    ));
     assert_eq!(store.verify_audit().await.unwrap().first_break, None);
 }

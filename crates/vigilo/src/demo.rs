@@ -2,9 +2,15 @@
 
 use anyhow::{bail, Result};
 use std::path::PathBuf;
+use vigilo_core::classification::{
+    classify, Autonomy, ClassificationAnswers, IntendedUsers, Significance, Situation,
+};
+use vigilo_core::directory::{
+    AiKind, ClaimedMetric, ClinicalArea, InputModality, ModelCard, VersionCommand, VersionLabel,
+};
 use vigilo_core::{OrgKind, Role, Username};
 use vigilo_server::ServerConfig;
-use vigilo_store::{NewOrganisation, NewUser, Store};
+use vigilo_store::{NewOrganisation, NewProduct, NewUser, Store};
 
 pub const DEMO_PASSWORD: &str = "vigilo-demo-2026";
 const DEMO_MARK: &str = "demo";
@@ -142,8 +148,134 @@ pub async fn load_demo(store: &Store) -> Result<Vec<(String, Role)>> {
             .await?;
         out.push((name.to_string(), role));
     }
+    load_demo_products(store, &maker.id).await?;
     store.meta_set(DEMO_MARK, "true").await?;
     Ok(out)
+}
+
+struct DemoProduct {
+    maker: usize,
+    name: &'static str,
+    name_en: &'static str,
+    area: ClinicalArea,
+    modality: InputModality,
+    kind: AiKind,
+    use_vi: &'static str,
+    use_en: &'static str,
+    users: &'static str,
+    population: &'static str,
+    metrics: &'static [(&'static str, f64, f64, f64, &'static str)],
+    answers: (Situation, Significance, Autonomy, bool, IntendedUsers),
+    confirmed: bool,
+}
+
+/// Fictional products, one or more per clinical area of the national rollout,
+/// clearly marked as demo data.
+const DEMO_PRODUCTS: &[DemoProduct] = &[
+    DemoProduct { maker: 0, name: "LaoScan CXR (mẫu)", name_en: "LaoScan CXR (demo)", area: ClinicalArea::TuberculosisScreening, modality: InputModality::Imaging, kind: AiKind::Locked,
+        use_vi: "Phát hiện dấu hiệu nghi lao trên phim X-quang ngực thẳng để ưu tiên người cần xét nghiệm GeneXpert tại trạm y tế xã.",
+        use_en: "Flags chest X-rays suggestive of tuberculosis so that commune stations prioritise GeneXpert testing.",
+        users: "Bác sĩ, y sĩ trạm y tế xã", population: "Người từ 15 tuổi trở lên được sàng lọc lao",
+        metrics: &[("sensitivity", 0.912, 0.884, 0.935, "Hà Nội và Bắc Ninh 2025, n=3.200"), ("specificity", 0.853, 0.836, 0.869, "Hà Nội và Bắc Ninh 2025, n=3.200")],
+        answers: (Situation::Serious, Significance::DriveClinicalManagement, Autonomy::ClinicianInTheLoop, false, IntendedUsers::HealthcareProfessionals), confirmed: true },
+    DemoProduct { maker: 0, name: "TimViệt Risk (mẫu)", name_en: "TimViet Risk (demo)", area: ClinicalArea::CardiovascularRisk, modality: InputModality::StructuredRecord, kind: AiKind::Locked,
+        use_vi: "Ước tính nguy cơ tim mạch 10 năm từ hồ sơ sức khỏe điện tử để tư vấn dự phòng tại tuyến cơ sở.",
+        use_en: "Estimates 10-year cardiovascular risk from the electronic health record to guide prevention in primary care.",
+        users: "Nhân viên y tế tuyến xã", population: "Người trưởng thành 40–74 tuổi",
+        metrics: &[("AUROC", 0.781, 0.762, 0.800, "Đoàn hệ Thái Bình, n=12.000")],
+        answers: (Situation::NonSerious, Significance::InformClinicalManagement, Autonomy::ClinicianInTheLoop, false, IntendedUsers::HealthcareProfessionals), confirmed: true },
+    DemoProduct { maker: 1, name: "DinhDưỡng Bé Khỏe (mẫu)", name_en: "Healthy Child Nutrition (demo)", area: ClinicalArea::NutritionCounselling, modality: InputModality::Text, kind: AiKind::Generative,
+        use_vi: "Trợ lý tư vấn dinh dưỡng cho trẻ dưới 5 tuổi, gợi ý thực đơn theo chỉ số tăng trưởng, có nhân viên y tế duyệt lại.",
+        use_en: "Nutrition counselling assistant for children under five, suggesting meal plans from growth indicators, reviewed by health workers.",
+        users: "Cán bộ dinh dưỡng và cha mẹ", population: "Trẻ dưới 5 tuổi",
+        metrics: &[],
+        answers: (Situation::NonSerious, Significance::InformClinicalManagement, Autonomy::ClinicianInTheLoop, true, IntendedUsers::Both), confirmed: false },
+    DemoProduct { maker: 1, name: "ThậnCấp Cảnh Báo (mẫu)", name_en: "AKI Early Warning (demo)", area: ClinicalArea::AcuteKidneyInjury, modality: InputModality::Laboratory, kind: AiKind::Locked,
+        use_vi: "Cảnh báo sớm tổn thương thận cấp ở bệnh nhân nội trú từ creatinin và nước tiểu theo giờ.",
+        use_en: "Early warning of acute kidney injury in inpatients from creatinine and hourly urine output.",
+        users: "Bác sĩ điều trị nội trú", population: "Bệnh nhân nội trú người lớn",
+        metrics: &[("sensitivity", 0.84, 0.80, 0.88, "Bệnh viện tỉnh, n=1.450"), ("PPV", 0.41, 0.37, 0.45, "Bệnh viện tỉnh, n=1.450")],
+        answers: (Situation::Critical, Significance::DriveClinicalManagement, Autonomy::ClinicianInTheLoop, false, IntendedUsers::HealthcareProfessionals), confirmed: false },
+    DemoProduct { maker: 0, name: "HôHấp SpO2 Guard (mẫu)", name_en: "SpO2 Guard (demo)", area: ClinicalArea::RespiratoryDistress, modality: InputModality::Signals, kind: AiKind::Locked,
+        use_vi: "Phát hiện suy hô hấp ở trẻ em từ SpO2 và nhịp thở, hỗ trợ quyết định chuyển tuyến.",
+        use_en: "Detects respiratory distress in children from SpO2 and respiratory rate to support referral decisions.",
+        users: "Y sĩ, điều dưỡng trạm y tế", population: "Trẻ 2 tháng đến 5 tuổi",
+        metrics: &[("sensitivity", 0.93, 0.89, 0.96, "Nghiên cứu đa trung tâm 2025, n=800")],
+        answers: (Situation::Critical, Significance::TreatOrDiagnose, Autonomy::ClinicianInTheLoop, false, IntendedUsers::HealthcareProfessionals), confirmed: true },
+    DemoProduct { maker: 1, name: "Trợ lý Y tế Xã (mẫu)", name_en: "Commune Health Assistant (demo)", area: ClinicalArea::VirtualAssistant, modality: InputModality::Text, kind: AiKind::Generative,
+        use_vi: "Trợ lý ảo trả lời câu hỏi về phác đồ và thủ tục cho nhân viên trạm y tế, dẫn nguồn hướng dẫn của Bộ Y tế.",
+        use_en: "Virtual assistant answering protocol and procedure questions for station staff, citing Ministry guidance.",
+        users: "Nhân viên trạm y tế", population: "Không áp dụng trực tiếp cho bệnh nhân",
+        metrics: &[],
+        answers: (Situation::NonSerious, Significance::InformClinicalManagement, Autonomy::ClinicianInTheLoop, true, IntendedUsers::HealthcareProfessionals), confirmed: false },
+    DemoProduct { maker: 0, name: "PhimPhổi Nodule (mẫu)", name_en: "Lung Nodule Reader (demo)", area: ClinicalArea::Radiology, modality: InputModality::Imaging, kind: AiKind::Locked,
+        use_vi: "Phát hiện và đo nốt phổi trên CT ngực liều thấp, hỗ trợ bác sĩ chẩn đoán hình ảnh.",
+        use_en: "Detects and measures lung nodules on low-dose chest CT to support radiologists.",
+        users: "Bác sĩ chẩn đoán hình ảnh", population: "Người sàng lọc ung thư phổi",
+        metrics: &[("sensitivity", 0.95, 0.92, 0.97, "Bộ dữ liệu công khai LIDC và 2 bệnh viện")],
+        answers: (Situation::Serious, Significance::DriveClinicalManagement, Autonomy::ClinicianInTheLoop, false, IntendedUsers::HealthcareProfessionals), confirmed: true },
+];
+
+async fn load_demo_products(store: &Store, first_maker: &str) -> Result<()> {
+    let actor = "demo";
+    let second = store
+        .create_organisation(actor, NewOrganisation {
+            code: "DEMO-MFR-02".into(),
+            kind: OrgKind::Manufacturer,
+            name: "Công ty TNHH Phần mềm Y khoa Sông Hồng (dữ liệu mẫu)".into(),
+            name_en: Some("Song Hong Medical Software Ltd (demo data)".into()),
+            admin_unit_code: None,
+        })
+        .await?;
+    let makers = [first_maker.to_string(), second.id];
+    for d in DEMO_PRODUCTS {
+        let product = store
+            .create_product(actor, NewProduct {
+                manufacturer_id: makers[d.maker].clone(),
+                name: d.name.into(),
+                name_en: Some(d.name_en.into()),
+                clinical_area: d.area,
+                input_modality: d.modality,
+                ai_kind: d.kind,
+                country: "VN".into(),
+            })
+            .await?;
+        let card = ModelCard {
+            intended_use: d.use_vi.into(),
+            intended_use_en: d.use_en.into(),
+            intended_users: d.users.into(),
+            target_population: d.population.into(),
+            clinical_area: d.area,
+            input_modality: d.modality,
+            ai_kind: d.kind,
+            training_data: "Dữ liệu mẫu cho bản trình diễn; không phải dữ liệu thật. / Demo data, not real.".into(),
+            claimed_performance: d.metrics.iter().map(|(metric, value, lo, hi, dataset)| ClaimedMetric {
+                metric: (*metric).into(), value: *value, ci_low: Some(*lo), ci_high: Some(*hi), dataset: (*dataset).into(),
+            }).collect(),
+            subgroups_reported: vec!["giới tính / sex".into(), "nhóm tuổi / age band".into()],
+            known_limitations: "Chưa đánh giá ở vùng núi cao; cần bác sĩ xác nhận kết quả. / Not evaluated in highland areas; a clinician confirms every result.".into(),
+            change_control_plan: "Cập nhật tối đa mỗi năm một lần, thẩm định lại trước khi phát hành. / At most one update a year, re-validated before release.".into(),
+            languages: vec!["vi".into(), "en".into()],
+        };
+        let v = store
+            .create_version(actor, &product.id, &VersionLabel::parse("1.0").map_err(|e| anyhow::anyhow!("{e:?}"))?, &card)
+            .await?;
+        store.change_version_status(actor, &v.id, VersionCommand::Publish).await?;
+        let (situation, significance, autonomy, generative, users) = d.answers;
+        let answers = ClassificationAnswers { situation, significance, autonomy, generative, users };
+        let result = classify(&answers);
+        let status = if d.confirmed { "confirmed" } else { "computed" };
+        store
+            .set_classification(
+                actor,
+                &product.id,
+                &serde_json::json!({"answers": answers, "result": result}),
+                &result.vn_device_class.as_str().to_ascii_uppercase(),
+                status,
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 pub async fn run(url: &str, bind: &str) -> Result<()> {
