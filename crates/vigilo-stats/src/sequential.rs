@@ -84,6 +84,83 @@ pub fn poisson_cusum(counts: &[f64], k: f64, h: f64, reset: bool) -> Result<Cusu
     Ok(run_cusum(counts.iter().map(|&x| x - k), h, reset))
 }
 
+/// Summary of many Poisson CUSUM charts run without keeping their paths.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CusumSummary {
+    /// Number of signals of each series.
+    pub alarms: Vec<u32>,
+    /// Index of the first signal of each series.
+    pub first_alarm: Vec<Option<u32>>,
+    /// Statistic after the last observation of each series (before any restart).
+    pub final_statistic: Vec<f64>,
+}
+
+/// Upper Poisson CUSUM over many series of equal length `len`, stored one after another in
+/// `counts`, with one reference value per series in `k`: the same chart as
+/// [`poisson_cusum`], for monitoring thousands of stations without allocating their paths.
+pub fn poisson_cusum_many(
+    counts: &[f64],
+    len: usize,
+    k: &[f64],
+    h: f64,
+    reset: bool,
+) -> Result<CusumSummary> {
+    if len == 0 {
+        return Err(invalid("len", "series length must be positive"));
+    }
+    crate::error::check_len("counts and series", counts.len(), k.len() * len)?;
+    check_finite("k", k)?;
+    if let Some(index) = k.iter().position(|&x| x < 0.0) {
+        return Err(StatsError::OutOfRange {
+            what: "k",
+            index,
+            value: k[index],
+        });
+    }
+    check_h(h)?;
+    let n = k.len();
+    let mut out = CusumSummary {
+        alarms: vec![0; n],
+        first_alarm: vec![None; n],
+        final_statistic: vec![0.0; n],
+    };
+    for (j, (series, &kj)) in counts.chunks_exact(len).zip(k).enumerate() {
+        let mut s = 0.0_f64;
+        let mut last = 0.0;
+        for (t, &x) in series.iter().enumerate() {
+            // Validated in the same pass (a count must be finite and non-negative).
+            if !(x >= 0.0 && x.is_finite()) {
+                let index = j * len + t;
+                return Err(if x.is_finite() {
+                    StatsError::OutOfRange {
+                        what: "counts",
+                        index,
+                        value: x,
+                    }
+                } else {
+                    StatsError::NonFinite {
+                        what: "counts",
+                        index,
+                    }
+                });
+            }
+            s = (s + x - kj).max(0.0);
+            last = s;
+            if s >= h {
+                out.alarms[j] += 1;
+                if out.first_alarm[j].is_none() {
+                    out.first_alarm[j] = Some(t as u32);
+                }
+                if reset {
+                    s = 0.0;
+                }
+            }
+        }
+        out.final_statistic[j] = last;
+    }
+    Ok(out)
+}
+
 /// Bernoulli CUSUM (log-likelihood ratio form) for a rise of the event probability from `p0`
 /// to `p1`: weight ln(p1/p0) for an event, ln((1-p1)/(1-p0)) otherwise; signal when S >= h.
 pub fn bernoulli_cusum(
@@ -626,6 +703,25 @@ mod tests {
         // Each event adds ln 2: the fifth crosses 3.
         assert_eq!(b.first_alarm(), Some(4));
         assert!(poisson_cusum(&[1.0], 1.0, 0.0, false).is_err());
+    }
+
+    #[test]
+    fn many_series_match_single_charts() {
+        let counts = [2.0, 3.0, 6.0, 7.0, 1.0, 0.0, 9.0, 9.0, 0.0, 0.0, 1.0, 12.0];
+        let k = [3.0, 4.0];
+        let m = poisson_cusum_many(&counts, 6, &k, 6.0, true).expect("many");
+        for j in 0..2 {
+            let one = poisson_cusum(&counts[j * 6..(j + 1) * 6], k[j], 6.0, true).expect("one");
+            assert_eq!(m.alarms[j] as usize, one.alarms.len());
+            assert_eq!(m.first_alarm[j].map(|x| x as usize), one.first_alarm());
+            assert_eq!(m.final_statistic[j], one.statistic[5]);
+        }
+        assert!(poisson_cusum_many(&counts, 5, &k, 6.0, true).is_err());
+        let mut bad = counts;
+        bad[7] = -1.0;
+        assert!(poisson_cusum_many(&bad, 6, &k, 6.0, true).is_err());
+        bad[7] = f64::NAN;
+        assert!(poisson_cusum_many(&bad, 6, &k, 6.0, true).is_err());
     }
 
     #[test]

@@ -212,23 +212,6 @@ fn field<'a>(rec: &'a csv::StringRecord, i: usize, file: &Path, col: &str) -> Re
         .ok_or_else(|| anyhow!("{}:{line}: missing field {col:?}", file.display()))
 }
 
-fn parse_f64(s: &str, rec: &csv::StringRecord, file: &Path, col: &str) -> Result<f64> {
-    let line = rec.position().map_or(0, |p| p.line());
-    let v: f64 = s.parse().map_err(|_| {
-        anyhow!(
-            "{}:{line}: column {col:?}: {s:?} is not a number",
-            file.display()
-        )
-    })?;
-    if !v.is_finite() {
-        bail!(
-            "{}:{line}: column {col:?}: {s:?} is not finite",
-            file.display()
-        );
-    }
-    Ok(v)
-}
-
 /// Writes JSON to stdout through a buffer; a closed pipe (`| head`) is not an error.
 fn print_json<T: Serialize>(doc: &T) -> Result<()> {
     use std::io::Write;
@@ -264,6 +247,36 @@ fn fmt_opt(v: Option<f64>, digits: usize) -> String {
 
 // ------------------------------------------------------------------ eval
 
+/// FxHash over bytes: case ids are hashed a million times, and SipHash would dominate the
+/// run; the ids come from the user's own files, so hash flooding is not a concern here.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        for &b in chunks.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+}
+
+impl FxHasher {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+
 /// Cases joined from the truth and scores files.
 pub struct EvalData {
     pub labels: Vec<bool>,
@@ -272,8 +285,32 @@ pub struct EvalData {
     pub subgroups: Vec<(String, Vec<String>)>,
 }
 
-/// Reads and joins the truth and scores files by case id.
-pub fn read_eval_data(args: &EvalArgs) -> Result<EvalData> {
+fn line_of(rec: &csv::ByteRecord) -> u64 {
+    rec.position().map_or(0, |p| p.line())
+}
+
+fn byte_field<'a>(rec: &'a csv::ByteRecord, i: usize, file: &Path, col: &str) -> Result<&'a str> {
+    let raw = rec
+        .get(i)
+        .ok_or_else(|| anyhow!("{}:{}: missing field {col:?}", file.display(), line_of(rec)))?;
+    std::str::from_utf8(raw).map(str::trim).map_err(|_| {
+        anyhow!(
+            "{}:{}: column {col:?} is not UTF-8",
+            file.display(),
+            line_of(rec)
+        )
+    })
+}
+
+struct TruthRows {
+    index: FastMap<Box<str>, u32>,
+    ids: Vec<Box<str>>,
+    labels: Vec<bool>,
+    /// Per subgroup column: interned value names and each case's code.
+    subs: Vec<(Vec<String>, Vec<u32>)>,
+}
+
+fn read_truth(args: &EvalArgs) -> Result<TruthRows> {
     let mut truth = CsvFile::open(&args.truth)?;
     let id_t = truth.column(&args.id_column)?;
     let lab = truth.column(&args.label_column)?;
@@ -282,61 +319,119 @@ pub fn read_eval_data(args: &EvalArgs) -> Result<EvalData> {
         .iter()
         .map(|c| truth.column(c))
         .collect::<Result<_>>()?;
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut ids = Vec::new();
-    let mut labels = Vec::new();
-    let mut subs: Vec<Vec<String>> = vec![Vec::new(); sub_idx.len()];
-    let tpath = truth.path.clone();
-    for rec in truth.reader.records() {
-        let rec = rec.with_context(|| format!("{}: malformed CSV", tpath.display()))?;
-        let id = field(&rec, id_t, &tpath, &args.id_column)?;
-        let l = field(&rec, lab, &tpath, &args.label_column)?;
-        let y = match l {
+    let path = truth.path.clone();
+    let mut t = TruthRows {
+        index: FastMap::default(),
+        ids: Vec::new(),
+        labels: Vec::new(),
+        subs: vec![(Vec::new(), Vec::new()); sub_idx.len()],
+    };
+    let mut codes: Vec<HashMap<String, u32>> = vec![HashMap::new(); sub_idx.len()];
+    let mut rec = csv::ByteRecord::new();
+    while truth
+        .reader
+        .read_byte_record(&mut rec)
+        .with_context(|| format!("{}: malformed CSV", path.display()))?
+    {
+        let id = byte_field(&rec, id_t, &path, &args.id_column)?;
+        let y = match byte_field(&rec, lab, &path, &args.label_column)? {
             "1" => true,
             "0" => false,
-            other => {
-                let line = rec.position().map_or(0, |p| p.line());
-                bail!(
-                    "{}:{line}: column {:?} must be 0 or 1, found {other:?}",
-                    tpath.display(),
-                    args.label_column
-                )
-            }
+            other => bail!(
+                "{}:{}: column {:?} must be 0 or 1, found {other:?}",
+                path.display(),
+                line_of(&rec),
+                args.label_column
+            ),
         };
-        if index.insert(id.to_string(), ids.len()).is_some() {
-            bail!("{}: case id {id:?} appears twice", tpath.display());
+        let n = u32::try_from(t.ids.len()).map_err(|_| anyhow!("more than 2^32 cases"))?;
+        let key: Box<str> = id.into();
+        if t.index.insert(key.clone(), n).is_some() {
+            bail!("{}: case id {id:?} appears twice", path.display());
         }
-        ids.push(id.to_string());
-        labels.push(y);
+        t.ids.push(key);
+        t.labels.push(y);
         for (k, &i) in sub_idx.iter().enumerate() {
-            subs[k].push(field(&rec, i, &tpath, &args.subgroups[k])?.to_string());
+            let v = byte_field(&rec, i, &path, &args.subgroups[k])?;
+            let (names, values) = &mut t.subs[k];
+            let code = match codes[k].get(v) {
+                Some(&c) => c,
+                None => {
+                    let c = names.len() as u32;
+                    codes[k].insert(v.to_string(), c);
+                    names.push(v.to_string());
+                    c
+                }
+            };
+            values.push(code);
         }
     }
-    if ids.is_empty() {
-        bail!("{}: no cases", tpath.display());
+    if t.ids.is_empty() {
+        bail!("{}: no cases", path.display());
     }
-    let mut scores_f = CsvFile::open(&args.scores)?;
-    let id_s = scores_f.column(&args.id_column)?;
-    let sc = scores_f.column(&args.score_column)?;
-    let spath = scores_f.path.clone();
-    let mut scores: Vec<Option<f64>> = vec![None; ids.len()];
+    Ok(t)
+}
+
+fn read_scores(args: &EvalArgs) -> Result<Vec<(Box<str>, f64)>> {
+    let mut f = CsvFile::open(&args.scores)?;
+    let id_s = f.column(&args.id_column)?;
+    let sc = f.column(&args.score_column)?;
+    let path = f.path.clone();
+    let mut out = Vec::new();
+    let mut rec = csv::ByteRecord::new();
+    while f
+        .reader
+        .read_byte_record(&mut rec)
+        .with_context(|| format!("{}: malformed CSV", path.display()))?
+    {
+        let id = byte_field(&rec, id_s, &path, &args.id_column)?;
+        let raw = byte_field(&rec, sc, &path, &args.score_column)?;
+        let v: f64 = raw.parse().map_err(|_| {
+            anyhow!(
+                "{}:{}: column {:?}: {raw:?} is not a number",
+                path.display(),
+                line_of(&rec),
+                args.score_column
+            )
+        })?;
+        if !v.is_finite() {
+            bail!(
+                "{}:{}: column {:?}: {raw:?} is not finite",
+                path.display(),
+                line_of(&rec),
+                args.score_column
+            );
+        }
+        out.push((id.into(), v));
+    }
+    Ok(out)
+}
+
+/// Reads the truth and scores files (concurrently) and joins them by case id.
+pub fn read_eval_data(args: &EvalArgs) -> Result<EvalData> {
+    let (truth, scores) = std::thread::scope(|s| {
+        let scores = s.spawn(|| read_scores(args));
+        let truth = read_truth(args);
+        let scores = scores
+            .join()
+            .unwrap_or_else(|_| Err(anyhow!("the scores reader failed")));
+        (truth, scores)
+    });
+    let (truth, scores_rows) = (truth?, scores?);
+    let spath = &args.scores;
+    let mut scores: Vec<f64> = vec![f64::NAN; truth.ids.len()];
+    let mut seen = vec![false; truth.ids.len()];
     let mut unknown = Vec::new();
     let mut n_unknown = 0usize;
-    for rec in scores_f.reader.records() {
-        let rec = rec.with_context(|| format!("{}: malformed CSV", spath.display()))?;
-        let id = field(&rec, id_s, &spath, &args.id_column)?;
-        let v = parse_f64(
-            field(&rec, sc, &spath, &args.score_column)?,
-            &rec,
-            &spath,
-            &args.score_column,
-        )?;
-        match index.get(id) {
+    for (id, v) in scores_rows {
+        match truth.index.get(&id) {
             Some(&i) => {
-                if scores[i].is_some() {
+                let i = i as usize;
+                if seen[i] {
                     bail!("{}: case id {id:?} appears twice", spath.display());
                 }
-                scores[i] = Some(v);
+                seen[i] = true;
+                scores[i] = v;
             }
             None => {
                 n_unknown += 1;
@@ -346,11 +441,12 @@ pub fn read_eval_data(args: &EvalArgs) -> Result<EvalData> {
             }
         }
     }
-    let missing: Vec<&str> = ids
+    let missing: Vec<&str> = truth
+        .ids
         .iter()
-        .zip(&scores)
-        .filter(|(_, s)| s.is_none())
-        .map(|(id, _)| id.as_str())
+        .zip(&seen)
+        .filter(|(_, s)| !**s)
+        .map(|(id, _)| &**id)
         .collect();
     if n_unknown > 0 || !missing.is_empty() {
         let mut msg = String::from("case ids do not match between the truth and scores files:");
@@ -376,10 +472,22 @@ pub fn read_eval_data(args: &EvalArgs) -> Result<EvalData> {
         }
         bail!(msg);
     }
+    let subgroups = args
+        .subgroups
+        .iter()
+        .cloned()
+        .zip(truth.subs)
+        .map(|(col, (names, codes))| {
+            (
+                col,
+                codes.iter().map(|&c| names[c as usize].clone()).collect(),
+            )
+        })
+        .collect();
     Ok(EvalData {
-        labels,
-        scores: scores.into_iter().flatten().collect(),
-        subgroups: args.subgroups.iter().cloned().zip(subs).collect(),
+        labels: truth.labels,
+        scores,
+        subgroups,
     })
 }
 
