@@ -376,7 +376,7 @@ code_enum! {
     "imdrf.matrix, factor.autonomous, factor.lay_users, imdrf.raised, factor.generative, \
      vn_device.crosswalk, eu_mdr.rule11, eu_mdr.monitoring_check, eu_ai_act.high_risk, \
      eu_ai_act.not_high_risk, eu_ai_act.art50_generative, eu_ai_act.art50_interaction, \
-     eu_ai_act.art50_none, vn_ai.high, vn_ai.medium, vn_ai.low" {
+     eu_ai_act.art50_none, vn_ai.high, vn_ai.medium, vn_ai.low, reviewer.override" {
         /// IMDRF N12 matrix applied to the answers as given.
         ImdrfMatrix = "imdrf.matrix",
         /// Autonomous operation raises the significance.
@@ -409,6 +409,8 @@ code_enum! {
         VnAiMedium = "vn_ai.medium",
         /// AI Law low tier.
         VnAiLow = "vn_ai.low",
+        /// A reviewer's override, with its reason (added by `apply_override`).
+        ReviewerOverride = "reviewer.override",
     }
 }
 
@@ -1625,7 +1627,7 @@ mod tests {
         for code in ReasonCode::ALL {
             // Rule 11 never gives class I for decision-support answers, so Art. 6(1) always
             // applies; the line exists for a reviewer-set class I and future tables.
-            if *code == ReasonCode::EuAiActNotHighRisk {
+            if *code == ReasonCode::EuAiActNotHighRisk || *code == ReasonCode::ReviewerOverride {
                 continue;
             }
             assert!(used.contains(code), "{code} never produced");
@@ -2072,5 +2074,67 @@ mod tests {
             serde_json::from_value::<CheckedOverride>(json).unwrap(),
             checked
         );
+    }
+}
+
+/// The classification with a reviewer's checked override applied. Overrides
+/// change one field; the reasoning gains a line saying so, in both languages.
+pub fn apply_override(current: &Classification, o: &CheckedOverride) -> Classification {
+    let mut c = current.clone();
+    match o.to {
+        OverrideValue::Imdrf(v) => c.imdrf = v,
+        OverrideValue::VnDeviceClass(v) => c.vn_device_class = v,
+        OverrideValue::VnAiTier(v) => c.vn_ai_tier = v,
+        OverrideValue::EuMdrClass(v) => c.eu_mdr_class = v,
+        OverrideValue::EuAiActHighRisk(v) => c.eu_ai_act_high_risk = v,
+        OverrideValue::EuTransparencyObligation(v) => c.eu_transparency_obligation = v,
+    }
+    c.reasoning.push(ReasonLine {
+        code: ReasonCode::ReviewerOverride,
+        vi: format!(
+            "Chuyên viên thẩm định điều chỉnh {}: {} → {}. Lý do: {}",
+            o.field,
+            o.from.as_str(),
+            o.to.as_str(),
+            o.reason
+        ),
+        en: format!(
+            "A reviewer changed {}: {} → {}. Reason: {}",
+            o.field,
+            o.from.as_str(),
+            o.to.as_str(),
+            o.reason
+        ),
+    });
+    c
+}
+
+#[cfg(test)]
+mod override_tests {
+    use super::*;
+
+    #[test]
+    fn override_changes_one_field_and_explains_itself() {
+        let answers = ClassificationAnswers {
+            situation: Situation::Serious,
+            significance: Significance::DriveClinicalManagement,
+            autonomy: Autonomy::ClinicianInTheLoop,
+            generative: false,
+            users: IntendedUsers::HealthcareProfessionals,
+        };
+        let current = classify(&answers);
+        let o = Override {
+            field: OverrideField::VnDeviceClass,
+            from: current.vn_device_class.as_str().into(),
+            to: "c".into(),
+            reason: "Dùng cho trẻ em ở tuyến xã, cần thận trọng hơn".into(),
+        };
+        let checked = validate_override(&current, &o).expect("valid override");
+        let after = apply_override(&current, &checked);
+        assert_eq!(after.vn_device_class, VnDeviceClass::C);
+        assert_eq!(after.imdrf, current.imdrf);
+        let last = after.reasoning.last().expect("a reasoning line");
+        assert_eq!(last.code, ReasonCode::ReviewerOverride);
+        assert!(last.vi.contains("trẻ em") && last.en.contains("trẻ em"));
     }
 }
