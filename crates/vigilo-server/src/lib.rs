@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod jobs;
 pub mod openapi;
 pub mod pages;
+pub mod products;
 pub mod routes;
 
 use axum::Router;

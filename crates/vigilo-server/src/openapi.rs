@@ -18,6 +18,8 @@ use utoipa::{Modify, OpenApi};
         api::list_users, api::create_user, api::list_audit, api::verify_audit,
         crate::directory::api_search, crate::directory::api_entry, crate::directory::api_fhir,
         crate::directory::api_changes,
+        crate::products::api_create_product, crate::products::api_create_version,
+        crate::products::api_publish_version, crate::products::api_classify,
     ),
     components(schemas(Problem)),
     modifiers(&Security)

@@ -24,6 +24,9 @@ pub struct Layout {
     pub role_label: String,
     pub csrf: String,
     pub is_admin: bool,
+    pub is_vendor: bool,
+    /// Reviewers and administrators.
+    pub is_staff: bool,
     /// Current path with `lang` replaced, for the language switch link.
     pub switch_href: String,
     /// The stylesheet URL, versioned by content so browsers never keep a stale copy.
@@ -49,6 +52,8 @@ impl Layout {
             role_label,
             csrf: ctx.csrf.clone(),
             is_admin: ctx.role() == Role::Admin,
+            is_vendor: ctx.role() == Role::Vendor,
+            is_staff: matches!(ctx.role(), Role::Admin | Role::Reviewer),
             css_href: CSS_HREF.as_str(),
         }
     }

@@ -4,7 +4,7 @@
 
 use crate::ctx::{access_layer, access_log, context_layer, security_headers, Ctx};
 use crate::error::{AppError, ErrorCode};
-use crate::{api, directory, pages, AppState};
+use crate::{api, directory, pages, products, AppState};
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
@@ -33,6 +33,8 @@ pub struct RouteSpec {
 
 const ADMIN: Access = Access::Roles(&[Role::Admin]);
 const STAFF: Access = Access::Roles(&[Role::Admin, Role::Reviewer]);
+const VENDOR: Access = Access::Roles(&[Role::Vendor]);
+const VENDOR_OR_STAFF: Access = Access::Roles(&[Role::Vendor, Role::Reviewer, Role::Admin]);
 const ORG_MEMBERS: Access =
     Access::Roles(&[Role::Admin, Role::Reviewer, Role::Vendor, Role::Reporter]);
 
@@ -116,6 +118,56 @@ pub fn route_table() -> Vec<RouteSpec> {
             Public,
             get(directory::entry_page),
         ),
+        spec(M::GET, "/vendor", VENDOR, get(products::vendor_home)),
+        spec(
+            M::POST,
+            "/vendor/products",
+            VENDOR,
+            post(products::vendor_create_product),
+        ),
+        spec(
+            M::GET,
+            "/vendor/products/{id}",
+            VENDOR_OR_STAFF,
+            get(products::vendor_product),
+        ),
+        spec(
+            M::POST,
+            "/vendor/products/{id}/versions",
+            VENDOR_OR_STAFF,
+            post(products::vendor_create_version),
+        ),
+        spec(M::GET, "/review", STAFF, get(products::review_home)),
+        spec(
+            M::GET,
+            "/review/products/{id}",
+            STAFF,
+            get(products::review_product),
+        ),
+        spec(
+            M::POST,
+            "/review/products/{id}/classification",
+            STAFF,
+            post(products::review_classify),
+        ),
+        spec(
+            M::POST,
+            "/review/products/{id}/reliance",
+            STAFF,
+            post(products::review_reliance),
+        ),
+        spec(
+            M::POST,
+            "/review/versions/{id}/publish",
+            STAFF,
+            post(products::review_publish),
+        ),
+        spec(
+            M::POST,
+            "/review/versions/{id}/withdraw",
+            STAFF,
+            post(products::review_withdraw),
+        ),
         spec(M::GET, "/provinces", Public, get(pages::provinces)),
         spec(M::GET, "/provinces/{code}", Public, get(pages::province)),
         // JSON API
@@ -174,6 +226,30 @@ pub fn route_table() -> Vec<RouteSpec> {
             "/api/v1/directory/{id}/fhir",
             Public,
             get(directory::api_fhir),
+        ),
+        spec(
+            M::POST,
+            "/api/v1/products",
+            VENDOR,
+            post(products::api_create_product),
+        ),
+        spec(
+            M::POST,
+            "/api/v1/products/{id}/versions",
+            VENDOR_OR_STAFF,
+            post(products::api_create_version),
+        ),
+        spec(
+            M::POST,
+            "/api/v1/products/{id}/classification",
+            STAFF,
+            post(products::api_classify),
+        ),
+        spec(
+            M::POST,
+            "/api/v1/versions/{id}/publish",
+            STAFF,
+            post(products::api_publish_version),
         ),
         spec(M::GET, "/api/v1/users", ADMIN, get(api::list_users)),
         spec(M::POST, "/api/v1/users", ADMIN, post(api::create_user)),

@@ -6,7 +6,7 @@ use serde_json::Value;
 use vigilo_core::directory::{
     AiKind, ClinicalArea, EntrySource, InputModality, ModelCard, VersionCommand, VersionLabel,
 };
-use vigilo_core::OrgKind;
+use vigilo_core::{OrgKind, Role};
 use vigilo_server::directory::{FHIR_DEVICE_DEFINITION_ELEMENTS, FHIR_DEVICE_NAME_TYPES};
 use vigilo_server::ServerConfig;
 use vigilo_store::{NewProduct, ReferenceRecord};
@@ -17,6 +17,8 @@ both_backends!(
     product_and_reference_pages,
     open_data_csv_fhir_and_feed,
     drafts_are_not_public,
+    vendor_registers_and_reviewer_publishes_in_the_browser,
+    vendor_and_reviewer_api,
 );
 
 fn card(area: ClinicalArea, text: &str) -> ModelCard {
@@ -413,5 +415,338 @@ async fn drafts_are_not_public(backend: Backend) {
             "{path}"
         );
     }
+    s.stop().await;
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()["location"].to_str().unwrap().to_string()
+}
+
+async fn vendor_registers_and_reviewer_publishes_in_the_browser(backend: Backend) {
+    let Some(mut s) = TestServer::start(
+        backend,
+        ServerConfig {
+            run_jobs: false,
+            ..ServerConfig::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    s.user("vendor-a", Role::Vendor, Some("MFR-A")).await;
+    s.user("vendor-b", Role::Vendor, Some("MFR-B")).await;
+    s.user("rev", Role::Reviewer, None).await;
+    let va = s.login("vendor-a").await;
+    let csrf = s.form_csrf(&va, "/vendor").await;
+    // Missing fields come back as messages in Vietnamese, values kept.
+    let r = va
+        .post(s.url("/vendor/products"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", ""),
+            ("clinical_area", "tuberculosis_screening"),
+            ("input_modality", "imaging"),
+            ("ai_kind", "locked"),
+            ("country", "VN"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("name: bắt buộc nhập"));
+    let r = va
+        .post(s.url("/vendor/products"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "LaoScan Pro"),
+            ("name_en", ""),
+            ("clinical_area", "tuberculosis_screening"),
+            ("input_modality", "imaging"),
+            ("ai_kind", "locked"),
+            ("country", "VN"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let product_path = location(&r);
+    let pid = product_path.rsplit('/').next().unwrap().to_string();
+    // A version with mistakes: every mistake named at once.
+    let mut form = vec![
+        ("csrf", csrf.clone()),
+        ("version", "1 0".to_string()),
+        ("intended_use", "Sàng lọc lao".to_string()),
+        ("intended_users", "Bác sĩ".to_string()),
+        ("target_population", "Người lớn".to_string()),
+        ("training_data", "5.000 phim".to_string()),
+        (
+            "performance",
+            "sensitivity; 0,95; 0,96; 0,99; test".to_string(),
+        ),
+        ("known_limitations", "".to_string()),
+        ("change_control_plan", "Hằng năm".to_string()),
+    ];
+    let r = va
+        .post(s.url(&format!("{product_path}/versions")))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("version: chỉ dùng chữ"), "{body}");
+    assert!(body.contains("known_limitations: bắt buộc nhập"));
+    assert!(body.contains("khoảng tin cậy phải chứa giá trị"));
+    form[1].1 = "1.0".into();
+    form[6].1 = "sensitivity; 0,95; 0,92; 0,97; Hà Nội 2025".into();
+    form[7].1 = "Chưa đánh giá ở trẻ em".into();
+    let r = va
+        .post(s.url(&format!("{product_path}/versions")))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // Other vendors do not see it; the public does not either (draft).
+    let vb = s.login("vendor-b").await;
+    assert_eq!(
+        vb.get(s.url(&product_path)).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let anon = TestServer::client();
+    assert_eq!(
+        anon.get(s.url(&format!("/directory/{pid}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    // The reviewer sees the queue, publishes and classifies with an override.
+    let rev = s.login("rev").await;
+    let queue = rev
+        .get(s.url("/review"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(queue.contains("LaoScan Pro"));
+    let page = rev
+        .get(s.url(&format!("/review/products/{pid}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rcsrf = vigilo_testkit::extract_csrf(&page).unwrap();
+    let vid = page
+        .split("/review/versions/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = rev
+        .post(s.url(&format!("/review/versions/{vid}/publish")))
+        .form(&[("csrf", rcsrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let public = anon
+        .get(s.url(&format!("/directory/{pid}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), StatusCode::OK);
+    let base = [
+        ("csrf", rcsrf.as_str()),
+        ("situation", "serious"),
+        ("significance", "drive_clinical_management"),
+        ("autonomy", "clinician_in_the_loop"),
+        ("users", "healthcare_professionals"),
+    ];
+    let mut over: Vec<(&str, &str)> = base.to_vec();
+    over.extend([
+        ("decision", "override"),
+        ("override_field", "vn_device_class"),
+        ("override_to", "c"),
+        ("reason", ""),
+    ]);
+    let r = rev
+        .post(s.url(&format!("/review/products/{pid}/classification")))
+        .form(&over)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::BAD_REQUEST,
+        "an override needs a reason"
+    );
+    over.pop();
+    over.push((
+        "reason",
+        "Dùng ở tuyến xã không có bác sĩ chẩn đoán hình ảnh",
+    ));
+    let r = rev
+        .post(s.url(&format!("/review/products/{pid}/classification")))
+        .form(&over)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = anon
+        .get(s.url(&format!("/directory/{pid}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("tuyến xã không có bác sĩ"),
+        "override reason shown in the reasoning"
+    );
+    let entry: Value = anon
+        .get(s.url(&format!("/api/v1/directory/{pid}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(entry["risk_class"], "C");
+    let audit: Vec<String> = s
+        .store
+        .list_audit(None, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    assert!(
+        audit.contains(&"product.classify".to_string())
+            && audit.contains(&"version.publish".to_string())
+    );
+    // A vendor cannot publish.
+    let vcsrf = s.form_csrf(&va, "/vendor").await;
+    let r = va
+        .post(s.url(&format!("/review/versions/{vid}/publish")))
+        .form(&[("csrf", vcsrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    s.stop().await;
+}
+
+async fn vendor_and_reviewer_api(backend: Backend) {
+    let Some(mut s) = TestServer::start(
+        backend,
+        ServerConfig {
+            run_jobs: false,
+            ..ServerConfig::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    s.user("vendor-a", Role::Vendor, Some("MFR-A")).await;
+    s.user("vendor-b", Role::Vendor, Some("MFR-B")).await;
+    s.user("rev", Role::Reviewer, None).await;
+    let (ta, tb, tr) = (
+        s.token("vendor-a").await,
+        s.token("vendor-b").await,
+        s.token("rev").await,
+    );
+    let c = TestServer::client();
+    let r = c
+        .post(s.url("/api/v1/products"))
+        .bearer_auth(&ta)
+        .json(&serde_json::json!({"name": "Tim Mạch AI", "clinical_area": "cardiovascular_risk", "input_modality": "structured_record", "ai_kind": "locked"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let p: Value = r.json().await.unwrap();
+    let pid = p["id"].as_str().unwrap();
+    let r = c
+        .post(s.url("/api/v1/products"))
+        .bearer_auth(&ta)
+        .json(&serde_json::json!({"name": "X", "clinical_area": "astrology", "input_modality": "text", "ai_kind": "locked"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let card = serde_json::to_value(card(
+        ClinicalArea::CardiovascularRisk,
+        "Ước tính nguy cơ tim mạch",
+    ))
+    .unwrap();
+    let r = c
+        .post(s.url(&format!("/api/v1/products/{pid}/versions")))
+        .bearer_auth(&tb)
+        .json(&serde_json::json!({"version": "1.0", "model_card": card}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "another vendor's product"
+    );
+    let r = c
+        .post(s.url(&format!("/api/v1/products/{pid}/versions")))
+        .bearer_auth(&ta)
+        .json(&serde_json::json!({"version": "1.0", "model_card": card}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: Value = r.json().await.unwrap();
+    let vid = v["id"].as_str().unwrap();
+    let r = c
+        .post(s.url(&format!("/api/v1/versions/{vid}/publish")))
+        .bearer_auth(&ta)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = c
+        .post(s.url(&format!("/api/v1/versions/{vid}/publish")))
+        .bearer_auth(&tr)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = c
+        .post(s.url(&format!("/api/v1/versions/{vid}/publish")))
+        .bearer_auth(&tr)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::BAD_REQUEST,
+        "published versions are immutable"
+    );
+    let r = c
+        .post(s.url(&format!("/api/v1/products/{pid}/classification")))
+        .bearer_auth(&tr)
+        .json(&serde_json::json!({"situation": "non_serious", "significance": "inform_clinical_management", "autonomy": "clinician_in_the_loop", "users": "healthcare_professionals"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let out: Value = r.json().await.unwrap();
+    assert_eq!(out["status"], "confirmed");
+    assert_eq!(out["risk_class"], "A");
     s.stop().await;
 }

@@ -387,6 +387,15 @@ impl Store {
         .await?)
     }
 
+    /// Draft versions of every product, oldest first: the reviewers' queue.
+    pub async fn draft_versions(&self) -> Result<Vec<ProductVersion>, StoreError> {
+        Ok(sqlx::query_as(sqlf!(
+            "SELECT {VERSION_COLUMNS} FROM product_versions WHERE status = 'draft' ORDER BY created_at, id LIMIT 500"
+        ))
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// Adds a draft version with its model card.
     pub async fn create_version(
         &self,
