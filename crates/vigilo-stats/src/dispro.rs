@@ -266,8 +266,8 @@ pub enum CountingUnit {
     Pairs,
 }
 
-/// FxHash (rustc's hasher): a fast non-cryptographic hash for integer keys. The keys are our
-/// own dense indices, so hash flooding is not a concern.
+/// FxHash (rustc's hasher): a fast non-cryptographic hash. Keys are our own dense indices or
+/// names from the caller's own files, so hash flooding is not a concern.
 #[derive(Default, Clone, Copy)]
 pub(crate) struct FxHasher {
     hash: u64,
@@ -278,7 +278,13 @@ impl Hasher for FxHasher {
         self.hash
     }
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        for &b in chunks.remainder() {
             self.add(b as u64);
         }
     }
@@ -305,7 +311,7 @@ pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 /// Interns strings to dense indices.
 #[derive(Debug, Default, Clone)]
 struct Interner {
-    map: HashMap<String, u32>,
+    map: HashMap<String, u32, BuildHasherDefault<FxHasher>>,
     names: Vec<String>,
 }
 

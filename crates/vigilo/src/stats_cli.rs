@@ -205,18 +205,12 @@ impl CsvFile {
     }
 }
 
-fn field<'a>(rec: &'a csv::StringRecord, i: usize, file: &Path, col: &str) -> Result<&'a str> {
-    let line = rec.position().map_or(0, |p| p.line());
-    rec.get(i)
-        .map(str::trim)
-        .ok_or_else(|| anyhow!("{}:{line}: missing field {col:?}", file.display()))
-}
-
 /// Writes JSON to stdout through a buffer; a closed pipe (`| head`) is not an error.
 fn print_json<T: Serialize>(doc: &T) -> Result<()> {
     use std::io::Write;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let res = serde_json::to_writer_pretty(&mut out, doc)
+    // Compact: a signals document can hold a million cells.
+    let res = serde_json::to_writer(&mut out, doc)
         .map_err(std::io::Error::from)
         .and_then(|()| writeln!(out))
         .and_then(|()| out.flush());
@@ -704,16 +698,16 @@ pub fn read_reports(args: &SignalsArgs) -> Result<dispro::ReportTableBuilder> {
     let path = f.path.clone();
     let mut b = dispro::ReportTableBuilder::new();
     let mut key = String::new();
-    let mut rec = csv::StringRecord::new();
+    let mut rec = csv::ByteRecord::new();
     while f
         .reader
-        .read_record(&mut rec)
+        .read_byte_record(&mut rec)
         .with_context(|| format!("{}: malformed CSV", path.display()))?
     {
-        let rid = field(&rec, r, &path, &args.report_column)?;
-        let prod = field(&rec, p, &path, &args.product_column)?;
-        let ev = field(&rec, e, &path, &args.event_column)?;
-        let line = rec.position().map_or(0, |p| p.line());
+        let rid = byte_field(&rec, r, &path, &args.report_column)?;
+        let prod = byte_field(&rec, p, &path, &args.product_column)?;
+        let ev = byte_field(&rec, e, &path, &args.event_column)?;
+        let line = line_of(&rec);
         if rid.is_empty() || prod.is_empty() || ev.is_empty() {
             bail!(
                 "{}:{line}: empty report id, product or event",
@@ -728,7 +722,7 @@ pub fn read_reports(args: &SignalsArgs) -> Result<dispro::ReportTableBuilder> {
                 if k > 0 {
                     key.push('\u{1f}');
                 }
-                key.push_str(field(&rec, i, &path, &args.strata[k])?);
+                key.push_str(byte_field(&rec, i, &path, &args.strata[k])?);
             }
             b.add_stratified(rid, prod, ev, &key)
         };
@@ -955,11 +949,6 @@ fn signals_table(doc: &SignalsDoc, top: usize) -> String {
 
 // ------------------------------------------------------------------ drift
 
-enum Column {
-    Numeric(Vec<f64>, Vec<f64>),
-    Categorical(Vec<String>, Vec<String>),
-}
-
 /// Per-column drift result.
 #[derive(Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -986,19 +975,94 @@ struct DriftDoc {
     columns: Vec<ColumnDrift>,
 }
 
-fn read_all(path: &Path) -> Result<(Vec<String>, Vec<csv::StringRecord>)> {
+fn read_all(path: &Path) -> Result<(Vec<String>, Vec<csv::ByteRecord>)> {
     let mut f = CsvFile::open(path)?;
     let mut rows = Vec::new();
-    for rec in f.reader.records() {
-        rows.push(rec.with_context(|| format!("{}: malformed CSV", path.display()))?);
+    let mut rec = csv::ByteRecord::new();
+    while f
+        .reader
+        .read_byte_record(&mut rec)
+        .with_context(|| format!("{}: malformed CSV", path.display()))?
+    {
+        rows.push(rec.clone());
     }
     Ok((f.headers, rows))
 }
 
+fn cell(rec: &csv::ByteRecord, i: usize) -> &str {
+    // Non-UTF-8 bytes cannot be a number; the categorical path shows them lossily.
+    rec.get(i)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .unwrap_or("\u{fffd}")
+        .trim()
+}
+
+/// Numbers of one column, or None if a non-empty value is not a finite number.
+fn numeric_column(rows: &[csv::ByteRecord], i: usize) -> Option<(Vec<f64>, usize)> {
+    let mut out = Vec::with_capacity(rows.len());
+    let mut missing = 0;
+    for r in rows {
+        let s = cell(r, i);
+        if s.is_empty() {
+            missing += 1;
+            continue;
+        }
+        match s.parse::<f64>() {
+            Ok(v) if v.is_finite() => out.push(v),
+            _ => return None,
+        }
+    }
+    Some((out, missing))
+}
+
+fn column_drift(
+    col: &str,
+    forced_categorical: bool,
+    (rrows, ri): (&[csv::ByteRecord], usize),
+    (crows, ci): (&[csv::ByteRecord], usize),
+) -> Result<ColumnDrift> {
+    let numeric = if forced_categorical {
+        None
+    } else {
+        match (numeric_column(rrows, ri), numeric_column(crows, ci)) {
+            (Some(r), Some(c)) if !(r.0.is_empty() && c.0.is_empty()) => Some((r, c)),
+            _ => None,
+        }
+    };
+    match numeric {
+        Some(((r, mr), (c, mc))) => drift::numeric_drift(&r, &c, None)
+            .map(|d| ColumnDrift::Numeric {
+                column: col.to_string(),
+                missing_reference: mr,
+                missing_current: mc,
+                drift: d,
+            })
+            .map_err(|e| anyhow!("column {col:?}: {e}")),
+        None => {
+            let r: Vec<&str> = rrows.iter().map(|x| cell(x, ri)).collect();
+            let c: Vec<&str> = crows.iter().map(|x| cell(x, ci)).collect();
+            drift::categorical_drift(&r, &c)
+                .map(|d| ColumnDrift::Categorical {
+                    column: col.to_string(),
+                    drift: d,
+                })
+                .map_err(|e| anyhow!("column {col:?}: {e}"))
+        }
+    }
+}
+
 /// Runs `vigilo drift`.
 pub fn run_drift(args: &DriftArgs) -> Result<()> {
-    let (rh, rrows) = read_all(&args.reference)?;
-    let (ch, crows) = read_all(&args.current)?;
+    // The two files are read concurrently.
+    let (reference, current) = std::thread::scope(|s| {
+        let cur = s.spawn(|| read_all(&args.current));
+        let reference = read_all(&args.reference);
+        let current = cur
+            .join()
+            .unwrap_or_else(|_| Err(anyhow!("the current-file reader failed")));
+        (reference, current)
+    });
+    let ((rh, rrows), (ch, crows)) = (reference?, current?);
     if rrows.is_empty() || crows.is_empty() {
         bail!("both files need at least one data row");
     }
@@ -1027,75 +1091,39 @@ pub fn run_drift(args: &DriftArgs) -> Result<()> {
                 ch.join(", ")
             )
         })?;
-        let get = |rows: &[csv::StringRecord], i: usize| -> Vec<String> {
-            rows.iter()
-                .map(|r| r.get(i).unwrap_or("").trim().to_string())
-                .collect()
-        };
-        let (rv, cv) = (get(&rrows, ri), get(&crows, ci));
-        // Numeric when every non-empty value in both files parses as a finite number.
-        let numeric = !forced.contains(col.as_str())
-            && rv
-                .iter()
-                .chain(&cv)
-                .filter(|s| !s.is_empty())
-                .all(|s| s.parse::<f64>().is_ok_and(f64::is_finite))
-            && rv.iter().chain(&cv).any(|s| !s.is_empty());
-        if numeric {
-            let parse = |v: &[String]| -> Vec<f64> {
-                v.iter()
-                    .filter(|s| !s.is_empty())
-                    .filter_map(|s| s.parse().ok())
-                    .collect()
-            };
-            work.push((
-                col.clone(),
-                Column::Numeric(parse(&rv), parse(&cv)),
-                rv.iter().filter(|s| s.is_empty()).count(),
-                cv.iter().filter(|s| s.is_empty()).count(),
-            ));
-        } else {
-            work.push((col.clone(), Column::Categorical(rv, cv), 0, 0));
-        }
+        work.push((col.as_str(), ri, ci));
     }
-    // Columns are independent: spread them over the available cores.
+    // Columns are independent: parse and compute them on all cores.
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(work.len())
         .max(1);
-    let mut results: Vec<Option<Result<ColumnDrift>>> = (0..work.len()).map(|_| None).collect();
-    std::thread::scope(|s| {
-        let chunks: Vec<_> = results
-            .chunks_mut(work.len().div_ceil(threads))
-            .zip(work.chunks(work.len().div_ceil(threads)))
+    let per = work.len().div_ceil(threads);
+    let (rrows, crows) = (&rrows, &crows);
+    let forced = &forced;
+    let results: Vec<Result<ColumnDrift>> = std::thread::scope(|s| {
+        let handles: Vec<_> = work
+            .chunks(per)
+            .map(|items| {
+                s.spawn(move || {
+                    items
+                        .iter()
+                        .map(|&(col, ri, ci)| {
+                            column_drift(col, forced.contains(col), (rrows, ri), (crows, ci))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
-        for (out, items) in chunks {
-            s.spawn(move || {
-                for (slot, (col, data, mr, mc)) in out.iter_mut().zip(items) {
-                    *slot = Some(match data {
-                        Column::Numeric(r, c) => drift::numeric_drift(r, c, None)
-                            .map(|d| ColumnDrift::Numeric {
-                                column: col.clone(),
-                                missing_reference: *mr,
-                                missing_current: *mc,
-                                drift: d,
-                            })
-                            .map_err(|e| anyhow!("column {col:?}: {e}")),
-                        Column::Categorical(r, c) => drift::categorical_drift(r, c)
-                            .map(|d| ColumnDrift::Categorical {
-                                column: col.clone(),
-                                drift: d,
-                            })
-                            .map_err(|e| anyhow!("column {col:?}: {e}")),
-                    });
-                }
-            });
-        }
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| vec![Err(anyhow!("a drift worker failed"))])
+            })
+            .collect()
     });
-    let mut out = Vec::with_capacity(results.len());
-    for r in results {
-        out.push(r.ok_or_else(|| anyhow!("internal: column not computed"))??);
-    }
+    let out = results.into_iter().collect::<Result<Vec<_>>>()?;
     let doc = DriftDoc {
         schema_version: SCHEMA_VERSION,
         command: "drift",
