@@ -9,7 +9,8 @@ timed end to end (reading the CSV files included) and the median of --runs runs 
     (cd bench/cli-harness && cargo build --release)   # the same code as `vigilo eval|signals|drift`
     bench/.venv/bin/python bench/run_bench.py [--runs 5] [--only eval,signals,drift,cusum]
 
-The Rust side is bench/cli-harness, which compiles crates/vigilo/src/stats_cli.rs (the source of
+The binary is $VIGILO_STATS_BIN, else $CARGO_TARGET_DIR/release/vigilo-stats-cli, else
+bench/cli-harness/target/release/vigilo-stats-cli. The Rust side is bench/cli-harness, which compiles crates/vigilo/src/stats_cli.rs (the source of
 `vigilo eval | signals | drift`) without the server, plus a bench-only `cusum` subcommand.
 """
 import argparse
