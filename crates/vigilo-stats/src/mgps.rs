@@ -112,14 +112,16 @@ pub fn posterior_quantile(prior: &GammaMixture, n: u64, e: f64, prob: f64) -> Re
 fn mixture_quantile(prior: &GammaMixture, q: f64, n: f64, e: f64, prob: f64) -> Result<f64> {
     let (s1, r1) = (prior.a1 + n, prior.b1 + e);
     let (s2, r2) = (prior.a2 + n, prior.b2 + e);
+    // A component with weight below 1e-13 moves the mixture CDF by less than 1e-13: its
+    // quantile is not needed.
+    if q >= 1.0 - 1e-13 {
+        return gamma_quantile(prob, s1, r1);
+    }
+    if q <= 1e-13 {
+        return gamma_quantile(prob, s2, r2);
+    }
     let x1 = gamma_quantile(prob, s1, r1)?;
     let x2 = gamma_quantile(prob, s2, r2)?;
-    if q >= 1.0 - 1e-16 {
-        return Ok(x1);
-    }
-    if q <= 1e-16 {
-        return Ok(x2);
-    }
     let cdf = |x: f64| q * gamma_lr(s1, r1 * x) + (1.0 - q) * gamma_lr(s2, r2 * x);
     let ln_dens = |x: f64, s: f64, r: f64| s * r.ln() + (s - 1.0) * x.ln() - r * x - ln_gamma(s);
     let pdf = |x: f64| q * ln_dens(x, s1, r1).exp() + (1.0 - q) * ln_dens(x, s2, r2).exp();
@@ -331,6 +333,7 @@ impl Data {
     fn eval_range(&self, th: &GammaMixture, lo: usize, hi: usize) -> (f64, [f64; 5]) {
         let GammaMixture { a1, b1, a2, b2, p } = *th;
         let (lp, lq) = (p.ln(), (1.0 - p).ln());
+        let (ln_b1, ln_b2) = (b1.ln(), b2.ln());
         let mut ll = 0.0;
         let mut g = [0.0; 5];
         for (k, &(nn, s, t)) in self.groups.iter().enumerate() {
@@ -346,10 +349,10 @@ impl Data {
                 let (e, le, w) = (self.e[i], self.ln_e[i], self.w[i]);
                 // Log of the truncated NB density and its derivatives in ln a and ln b,
                 // written to stay accurate when a and b are large (a near point mass).
-                let comp = |a: f64, b: f64, c: f64, psi: f64| {
+                let comp = |a: f64, b: f64, ln_b: f64, c: f64, psi: f64| {
                     let l1p = (e / b).ln_1p();
                     let lr = -l1p;
-                    let lbe = b.ln() + l1p;
+                    let lbe = ln_b + l1p;
                     let ar = a * lr;
                     // 1 - f0 with f0 = r^a, accurate when f0 is near 1.
                     let one_m_f0 = -ar.exp_m1();
@@ -359,13 +362,19 @@ impl Data {
                     let d_ln_b = (a * e - nn * b) / (b + e) + f0 * a * e / ((b + e) * one_m_f0);
                     (lg, d_ln_a, d_ln_b)
                 };
-                let (lg1, da1, db1) = comp(a1, b1, c1, psi1);
-                let (lg2, da2, db2) = comp(a2, b2, c2, psi2);
+                let (lg1, da1, db1) = comp(a1, b1, ln_b1, c1, psi1);
+                let (lg2, da2, db2) = comp(a2, b2, ln_b2, c2, psi2);
                 let (x1, x2) = (lp + lg1, lq + lg2);
-                let m = x1.max(x2);
-                let lmix = m + ((x1 - m).exp() + (x2 - m).exp()).ln();
-                let q1 = (x1 - lmix).exp();
-                let q2 = (x2 - lmix).exp();
+                // log(e^x1 + e^x2) and the two weights from one exp and one ln_1p.
+                let (hi, d) = if x1 >= x2 {
+                    (x1, x2 - x1)
+                } else {
+                    (x2, x1 - x2)
+                };
+                let t = d.exp();
+                let lmix = hi + t.ln_1p();
+                let (q_hi, q_lo) = (1.0 / (1.0 + t), t / (1.0 + t));
+                let (q1, q2) = if x1 >= x2 { (q_hi, q_lo) } else { (q_lo, q_hi) };
                 ll += w * lmix;
                 g[0] += w * q1 * da1;
                 g[1] += w * q1 * db1;
