@@ -8,6 +8,7 @@ pub mod audit;
 pub mod classification;
 pub mod clock;
 pub mod directory;
+pub mod fda_list;
 pub mod identity;
 pub mod lang;
 pub mod text;
