@@ -623,45 +623,76 @@ pub async fn entry_page(
 
 // ---- open data ----
 
-/// CSV of every public entry matching the query (all pages), for spreadsheets.
-pub async fn export_csv(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<Arc<Ctx>>,
-    RawQuery(raw): RawQuery,
-) -> AppResult<Response> {
-    let mut params = SearchParams::parse(raw.as_deref()).map_err(|e| ctx.err(e))?;
+/// Every public entry matching the query, walking all pages (bounded).
+async fn all_matching(
+    state: &AppState,
+    ctx: &Ctx,
+    raw: Option<&str>,
+) -> AppResult<Vec<DirectoryEntry>> {
+    let mut params = SearchParams::parse(raw).map_err(|e| ctx.err(e))?;
     params.cursor = None;
-    let mut out = String::from("\u{feff}id,source,name,manufacturer,country,domestic,clinical_area,risk_class,licence_status,modality,summary,updated_at\r\n");
-    // Bounded walk: the directory is tens of thousands of rows at most.
+    let mut out = Vec::new();
+    // The directory holds tens of thousands of rows at most; the bound stops a loop.
     for _ in 0..5000 {
         let page = state
             .store
             .search_directory(&params.query(100))
             .await
             .map_err(|e| ctx.err(e.into()))?;
-        for e in &page.items {
-            let fields = [
-                e.id.as_str(),
-                &e.source,
-                &e.name,
-                &e.manufacturer,
-                &e.country,
-                if e.domestic != 0 { "1" } else { "0" },
-                &e.clinical_area,
-                &e.risk_class,
-                &e.licence_status,
-                &e.modality,
-                &e.summary,
-                &e.updated_at,
-            ];
-            let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-            out.push_str(&line.join(","));
-            out.push_str("\r\n");
-        }
+        out.extend(page.items);
         match page.next_cursor {
             Some(c) => params.cursor = Some(c),
             None => break,
         }
+    }
+    Ok(out)
+}
+
+const EXPORT_COLUMNS: [&str; 12] = [
+    "id",
+    "source",
+    "name",
+    "manufacturer",
+    "country",
+    "domestic",
+    "clinical_area",
+    "risk_class",
+    "licence_status",
+    "modality",
+    "summary",
+    "updated_at",
+];
+
+fn export_row(e: &DirectoryEntry) -> [&str; 12] {
+    [
+        e.id.as_str(),
+        &e.source,
+        &e.name,
+        &e.manufacturer,
+        &e.country,
+        if e.domestic != 0 { "1" } else { "0" },
+        &e.clinical_area,
+        &e.risk_class,
+        &e.licence_status,
+        &e.modality,
+        &e.summary,
+        &e.updated_at,
+    ]
+}
+
+/// CSV of every public entry matching the query, for spreadsheets (UTF-8 with BOM so
+/// Excel reads Vietnamese correctly).
+pub async fn export_csv(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Arc<Ctx>>,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Response> {
+    let entries = all_matching(&state, &ctx, raw.as_deref()).await?;
+    let mut out = format!("\u{feff}{}\r\n", EXPORT_COLUMNS.join(","));
+    for e in &entries {
+        let line: Vec<String> = export_row(e).iter().map(|f| csv_field(f)).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
     }
     Ok((
         [
@@ -672,6 +703,56 @@ pub async fn export_csv(
             ),
         ],
         out,
+    )
+        .into_response())
+}
+
+/// The same export as an Excel workbook.
+pub async fn export_xlsx(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Arc<Ctx>>,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Response> {
+    let entries = all_matching(&state, &ctx, raw.as_deref()).await?;
+    let bytes =
+        tokio::task::spawn_blocking(move || -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+            let mut book = rust_xlsxwriter::Workbook::new();
+            let sheet = book.add_worksheet();
+            sheet.set_name("directory")?;
+            let bold = rust_xlsxwriter::Format::new().set_bold();
+            for (c, name) in EXPORT_COLUMNS.iter().enumerate() {
+                sheet.write_string_with_format(0, c as u16, *name, &bold)?;
+            }
+            for (r, e) in entries.iter().enumerate() {
+                for (c, value) in export_row(e).iter().enumerate() {
+                    // Strings only: a cell starting with "=" stays text, never a formula.
+                    sheet.write_string((r + 1) as u32, c as u16, *value)?;
+                }
+            }
+            sheet.set_freeze_panes(1, 0)?;
+            book.save_to_buffer()
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "xlsx task failed");
+            ctx.err(AppError::new(ErrorCode::Internal))
+        })?
+        .map_err(|e| {
+            tracing::error!(error = %e, "xlsx export failed");
+            ctx.err(AppError::new(ErrorCode::Internal))
+        })?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"vigilo-directory.xlsx\"",
+            ),
+        ],
+        bytes,
     )
         .into_response())
 }

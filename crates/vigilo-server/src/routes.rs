@@ -108,6 +108,12 @@ pub fn route_table() -> Vec<RouteSpec> {
         ),
         spec(
             M::GET,
+            "/directory/export.xlsx",
+            Public,
+            get(directory::export_xlsx),
+        ),
+        spec(
+            M::GET,
             "/directory/feed.atom",
             Public,
             get(directory::atom_feed),

@@ -283,6 +283,14 @@ async fn open_data_csv_fhir_and_feed(backend: Backend) {
     let text = csv.text().await.unwrap();
     assert_eq!(text.lines().count(), 5, "{text}");
     assert!(text.contains("\"Surgical Theater, Inc.\""));
+    let xlsx = c.get(s.url("/directory/export.xlsx")).send().await.unwrap();
+    assert!(xlsx.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("spreadsheetml"));
+    let bytes = xlsx.bytes().await.unwrap();
+    assert_eq!(&bytes[..2], b"PK", "an xlsx file is a zip archive");
+    assert!(bytes.len() > 1000);
     let filtered = c
         .get(s.url("/directory/export.csv?source=fda_ai_list"))
         .send()

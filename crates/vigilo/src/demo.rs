@@ -149,6 +149,7 @@ pub async fn load_demo(store: &Store) -> Result<Vec<(String, Role)>> {
         out.push((name.to_string(), role));
     }
     load_demo_products(store, &maker.id).await?;
+    load_fda_list(store).await;
     store.meta_set(DEMO_MARK, "true").await?;
     Ok(out)
 }
@@ -216,29 +217,73 @@ const DEMO_PRODUCTS: &[DemoProduct] = &[
         answers: (Situation::Serious, Significance::DriveClinicalManagement, Autonomy::ClinicianInTheLoop, false, IntendedUsers::HealthcareProfessionals), confirmed: true },
 ];
 
+/// FDA's public AI-enabled device list, when the shared data folder is beside the
+/// checkout (as in development); the demo works without it.
+async fn load_fda_list(store: &Store) {
+    let path = std::path::Path::new("../shared/data/fda_ai_enabled_devices_2025-09.csv");
+    let Ok(bytes) = std::fs::read(path) else {
+        crate::say(
+            "  (FDA AI list not found at ../shared/data; the directory shows demo products only)\n",
+        );
+        return;
+    };
+    let entries = match vigilo_core::fda_list::parse_fda_ai_list(&bytes) {
+        Ok(e) => e,
+        Err(e) => {
+            crate::say(&format!(
+                "  (FDA AI list at {} not loaded: {e})\n",
+                path.display()
+            ));
+            return;
+        }
+    };
+    let records: Vec<_> = entries.iter().map(crate::import::record).collect();
+    match store
+        .import_references(
+            "demo",
+            vigilo_core::directory::EntrySource::FdaAiList,
+            "fda_ai_enabled_devices_2025-09",
+            &records,
+        )
+        .await
+    {
+        Ok(r) => crate::say(&format!(
+            "  Loaded {} entries of FDA's AI-enabled device list as foreign references.\n",
+            r.added.len()
+        )),
+        Err(e) => crate::say(&format!("  (FDA AI list not loaded: {e})\n")),
+    }
+}
+
 async fn load_demo_products(store: &Store, first_maker: &str) -> Result<()> {
     let actor = "demo";
     let second = store
-        .create_organisation(actor, NewOrganisation {
-            code: "DEMO-MFR-02".into(),
-            kind: OrgKind::Manufacturer,
-            name: "Công ty TNHH Phần mềm Y khoa Sông Hồng (dữ liệu mẫu)".into(),
-            name_en: Some("Song Hong Medical Software Ltd (demo data)".into()),
-            admin_unit_code: None,
-        })
+        .create_organisation(
+            actor,
+            NewOrganisation {
+                code: "DEMO-MFR-02".into(),
+                kind: OrgKind::Manufacturer,
+                name: "Công ty TNHH Phần mềm Y khoa Sông Hồng (dữ liệu mẫu)".into(),
+                name_en: Some("Song Hong Medical Software Ltd (demo data)".into()),
+                admin_unit_code: None,
+            },
+        )
         .await?;
     let makers = [first_maker.to_string(), second.id];
     for d in DEMO_PRODUCTS {
         let product = store
-            .create_product(actor, NewProduct {
-                manufacturer_id: makers[d.maker].clone(),
-                name: d.name.into(),
-                name_en: Some(d.name_en.into()),
-                clinical_area: d.area,
-                input_modality: d.modality,
-                ai_kind: d.kind,
-                country: "VN".into(),
-            })
+            .create_product(
+                actor,
+                NewProduct {
+                    manufacturer_id: makers[d.maker].clone(),
+                    name: d.name.into(),
+                    name_en: Some(d.name_en.into()),
+                    clinical_area: d.area,
+                    input_modality: d.modality,
+                    ai_kind: d.kind,
+                    country: "VN".into(),
+                },
+            )
             .await?;
         let card = ModelCard {
             intended_use: d.use_vi.into(),
@@ -258,11 +303,24 @@ async fn load_demo_products(store: &Store, first_maker: &str) -> Result<()> {
             languages: vec!["vi".into(), "en".into()],
         };
         let v = store
-            .create_version(actor, &product.id, &VersionLabel::parse("1.0").map_err(|e| anyhow::anyhow!("{e:?}"))?, &card)
+            .create_version(
+                actor,
+                &product.id,
+                &VersionLabel::parse("1.0").map_err(|e| anyhow::anyhow!("{e:?}"))?,
+                &card,
+            )
             .await?;
-        store.change_version_status(actor, &v.id, VersionCommand::Publish).await?;
+        store
+            .change_version_status(actor, &v.id, VersionCommand::Publish)
+            .await?;
         let (situation, significance, autonomy, generative, users) = d.answers;
-        let answers = ClassificationAnswers { situation, significance, autonomy, generative, users };
+        let answers = ClassificationAnswers {
+            situation,
+            significance,
+            autonomy,
+            generative,
+            users,
+        };
         let result = classify(&answers);
         let status = if d.confirmed { "confirmed" } else { "computed" };
         store

@@ -131,7 +131,7 @@ fn read_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-fn record(e: &FdaListEntry) -> ReferenceRecord {
+pub(crate) fn record(e: &FdaListEntry) -> ReferenceRecord {
     ReferenceRecord {
         reference: e.submission_number.to_string(),
         device: e.device.clone(),

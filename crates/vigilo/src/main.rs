@@ -2,6 +2,8 @@
 //! crate that reads arguments, environment variables and config files.
 
 mod demo;
+mod import;
+mod stats_cli;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -93,6 +95,15 @@ enum Command {
     /// Audit trail tools: verify
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Import public data: fda-ai-list
+    #[command(subcommand)]
+    Import(import::ImportCommand),
+    /// Evaluate scores against true labels: sensitivity, AUROC, calibration, subgroup gaps
+    Eval(stats_cli::EvalArgs),
+    /// Disproportionality signals from report lists: PRR, ROR, IC, EBGM
+    Signals(stats_cli::SignalsArgs),
+    /// Drift between a reference and a current data file: PSI, KS, Jensen-Shannon, Wasserstein
+    Drift(stats_cli::DriftArgs),
 }
 
 #[derive(Args)]
@@ -359,6 +370,10 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::User(cmd) => user_command(cmd, &file).await,
         Command::Token(cmd) => token_command(cmd, &file).await,
+        Command::Import(cmd) => import::run(cmd, &file).await,
+        Command::Eval(a) => stats_cli::run_eval(&a),
+        Command::Signals(a) => stats_cli::run_signals(&a),
+        Command::Drift(a) => stats_cli::run_drift(&a),
         Command::Audit(AuditCommand::Verify { db }) => {
             let store = open(&db, &file).await?;
             let out = store.verify_audit().await?;

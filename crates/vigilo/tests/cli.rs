@@ -53,7 +53,9 @@ fn fail(out: &Output) -> String {
 fn help_and_version() {
     let dir = tempfile::tempdir().unwrap();
     let help = ok(&vigilo(dir.path(), &["--help"], None));
-    for cmd in ["serve", "demo", "migrate", "user", "token", "audit"] {
+    for cmd in [
+        "serve", "demo", "migrate", "user", "token", "audit", "import", "eval", "signals", "drift",
+    ] {
         assert!(help.contains(cmd), "--help lacks {cmd}:\n{help}");
     }
     let v = ok(&vigilo(dir.path(), &["--version"], None));
