@@ -338,6 +338,8 @@ pub struct ReportTableBuilder {
     rows: Vec<(u32, u32, u32)>,
     /// Stratum of each report (index into `strata`), u32::MAX when unset.
     report_stratum: Vec<u32>,
+    /// Whether the rows carry strata (fixed by the first row).
+    stratified: Option<bool>,
 }
 
 impl ReportTableBuilder {
@@ -369,25 +371,35 @@ impl ReportTableBuilder {
         event: &str,
         stratum: Option<&str>,
     ) -> Result<()> {
-        let r = self.reports.get(report)?;
-        let p = self.products.get(product)?;
-        let e = self.events.get(event)?;
+        // Validate before interning anything, so a rejected row leaves the builder unchanged.
+        if self.stratified.is_some_and(|st| st != stratum.is_some()) {
+            return Err(StatsError::InvalidInput(
+                "some rows have a stratum and others do not".into(),
+            ));
+        }
+        let known_stratum = stratum.and_then(|s| self.strata.map.get(s).copied());
+        if let Some(&r) = self.reports.map.get(report) {
+            let same = match stratum {
+                None => true,
+                Some(_) => known_stratum == Some(self.report_stratum[r as usize]),
+            };
+            if !same {
+                return Err(StatsError::InvalidInput(format!(
+                    "report {report} appears in two strata"
+                )));
+            }
+        }
         let s = match stratum {
             Some(s) => self.strata.get(s)?,
             None => u32::MAX,
         };
+        let r = self.reports.get(report)?;
         if r as usize == self.report_stratum.len() {
-            if !self.rows.is_empty() && (s == u32::MAX) != self.strata.names.is_empty() {
-                return Err(StatsError::InvalidInput(
-                    "some rows have a stratum and others do not".into(),
-                ));
-            }
             self.report_stratum.push(s);
-        } else if self.report_stratum[r as usize] != s {
-            return Err(StatsError::InvalidInput(format!(
-                "report {report} appears in two strata"
-            )));
         }
+        let p = self.products.get(product)?;
+        let e = self.events.get(event)?;
+        self.stratified = Some(stratum.is_some());
         self.rows.push((r, p, e));
         Ok(())
     }
@@ -594,6 +606,12 @@ mod tests {
         b.add_stratified("r3", "P", "F", "s2").expect("row");
         b.add_stratified("r4", "P", "E", "s2").expect("row");
         assert!(b.add_stratified("r1", "Q", "F", "s2").is_err());
+        assert!(b.add("r9", "Q", "F").is_err());
+        let mut u = ReportTableBuilder::new();
+        u.add("r1", "P", "E").expect("row");
+        assert!(u.add_stratified("r2", "P", "E", "s1").is_err());
+        u.add("r2", "P", "E")
+            .expect("builder still usable after a rejected row");
         let t = b.build(CountingUnit::UniqueReports).expect("table");
         let c = t
             .cells
@@ -603,6 +621,21 @@ mod tests {
         // s1: n_P=1, n_E=2, N=2 -> 1; s2: n_P=2, n_E=1, N=2 -> 1.
         assert!((c.expected - 2.0).abs() < 1e-15);
         assert!(t.stratified);
+    }
+
+    #[test]
+    fn too_small_for_mgps_still_scores() {
+        let mut b = ReportTableBuilder::new();
+        b.add("r1", "P", "E").expect("row");
+        b.add("r2", "Q", "F").expect("row");
+        b.add("r3", "P", "F").expect("row");
+        let t = b.build(CountingUnit::UniqueReports).expect("table");
+        let r = signals(&t, &SignalOptions::default()).expect("signals");
+        assert!(r.mgps_fit.is_none() && r.notes.len() == 1);
+        assert!(r
+            .rows
+            .iter()
+            .all(|row| row.ebgm.is_none() && row.ic.is_some()));
     }
 
     #[test]
@@ -728,6 +761,8 @@ pub struct SignalReport {
     pub zero_cell: ZeroCellRule,
     pub chi2: Chi2Form,
     pub mgps_fit: Option<crate::mgps::MgpsFit>,
+    /// Why a requested method is missing for the whole table (e.g. too few cells for MGPS).
+    pub notes: Vec<String>,
     pub rows: Vec<SignalRow>,
 }
 
@@ -744,12 +779,21 @@ fn keep<T>(notes: &mut Vec<String>, name: &str, r: Result<T>) -> Option<T> {
 /// Computes the requested scores for every observed cell of the table.
 pub fn signals(table: &DisproTable, opts: &SignalOptions) -> Result<SignalReport> {
     check_level(opts.level)?;
+    let mut report_notes = Vec::new();
     let fit = if opts.methods.ebgm {
         let n: Vec<u64> = table.cells.iter().map(|c| c.a).collect();
         let e: Vec<f64> = table.cells.iter().map(|c| c.expected).collect();
         let mut mo = opts.mgps.clone();
         mo.threads = opts.threads.max(1);
-        Some(crate::mgps::fit_prior(&n, &e, &mo)?)
+        // A table too small or too flat for the prior fit still gets the other scores.
+        match crate::mgps::fit_prior(&n, &e, &mo) {
+            Ok(f) => Some(f),
+            Err(err @ (StatsError::Undefined(_) | StatsError::NoConvergence(_))) => {
+                report_notes.push(format!("ebgm not computed: {err}"));
+                None
+            }
+            Err(err) => return Err(err),
+        }
     } else {
         None
     };
@@ -824,6 +868,7 @@ pub fn signals(table: &DisproTable, opts: &SignalOptions) -> Result<SignalReport
         zero_cell: opts.zero_cell,
         chi2: opts.chi2,
         mgps_fit: fit,
+        notes: report_notes,
         rows,
     })
 }

@@ -933,6 +933,9 @@ fn signals_table(doc: &SignalsDoc, top: usize) -> String {
             flags.join(",")
         );
     }
+    for n in &r.notes {
+        let _ = writeln!(out, "Note: {n}");
+    }
     if r.rows.len() > top {
         let _ = writeln!(
             out,
