@@ -1202,3 +1202,125 @@ fn drift_table(doc: &DriftDoc) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use std::io::Write;
+
+    fn csv_file(dir: &tempfile::TempDir, name: &str, body: &str) -> PathBuf {
+        let p = dir.path().join(name);
+        let mut f = std::fs::File::create(&p).unwrap();
+        f.write_all(body.as_bytes()).unwrap();
+        p
+    }
+
+    fn eval_args(truth: PathBuf, scores: PathBuf) -> EvalArgs {
+        EvalArgs {
+            truth,
+            scores,
+            threshold: 0.5,
+            subgroups: vec!["site".into()],
+            id_column: "case_id".into(),
+            label_column: "label".into(),
+            score_column: "score".into(),
+            level: 0.95,
+            interval: IntervalArg::Wilson,
+            ece_bins: 10,
+            ece_rule: EceRuleArg::EqualWidth,
+            bootstrap: 0,
+            seed: 1,
+            format: OutputFormat::Json,
+        }
+    }
+
+    #[test]
+    fn eval_joins_by_id_in_any_column_order() {
+        let d = tempfile::tempdir().unwrap();
+        let t = csv_file(&d, "t.csv", "case_id,label,site\na,1,N\nb,0,S\nc,1,S\n");
+        let s = csv_file(&d, "s.csv", "score,case_id\n0.2,c\n0.9,a\n0.4,b\n");
+        let data = read_eval_data(&eval_args(t, s)).unwrap();
+        assert_eq!(data.labels, vec![true, false, true]);
+        assert_eq!(data.scores, vec![0.9, 0.4, 0.2]);
+        assert_eq!(data.subgroups[0].1, vec!["N", "S", "S"]);
+    }
+
+    #[test]
+    fn eval_input_errors_are_clear() {
+        let d = tempfile::tempdir().unwrap();
+        let t = csv_file(&d, "t.csv", "case_id,label,site\na,1,N\nb,0,S\n");
+        let err = |s: &str| {
+            let p = csv_file(&d, "s.csv", s);
+            read_eval_data(&eval_args(t.clone(), p))
+                .err()
+                .unwrap()
+                .to_string()
+        };
+        assert!(err("case_id,value\na,0.1\n").contains("no column named \"score\""));
+        assert!(err("case_id,score\na,high\nb,0.1\n").contains("\"high\" is not a number"));
+        assert!(err("case_id,score\na,0.1\nz,0.3\n").contains("do not match"));
+        assert!(err("case_id,score\na,0.1\na,0.3\nb,0.2\n").contains("appears twice"));
+        let bad_label = csv_file(&d, "t2.csv", "case_id,label,site\na,yes,N\n");
+        let s = csv_file(&d, "s2.csv", "case_id,score\na,0.1\n");
+        let e = read_eval_data(&eval_args(bad_label, s))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("must be 0 or 1"), "{e}");
+    }
+
+    #[test]
+    fn reports_errors_name_the_line() {
+        let d = tempfile::tempdir().unwrap();
+        let p = csv_file(&d, "r.csv", "report_id,product,event\nr1,P,E\nr2,,E\n");
+        let args = SignalsArgs {
+            reports: p,
+            methods: vec!["prr".into()],
+            strata: vec![],
+            report_column: "report_id".into(),
+            product_column: "product".into(),
+            event_column: "event".into(),
+            unit: UnitArg::UniqueReports,
+            zero_cell: ZeroCellArg::HaldaneAnscombe,
+            uncorrected_chi2: false,
+            min_count: 1,
+            top: 10,
+            format: OutputFormat::Table,
+        };
+        let e = read_reports(&args).err().unwrap().to_string();
+        assert!(e.contains(":3:") && e.contains("empty"), "{e}");
+        assert!(parse_methods(&["prr".into(), "nope".into()]).is_err());
+        let m = parse_methods(&["ROR".into(), "bcpnn".into()]).unwrap();
+        assert!(m.ror && m.ic && !m.prr && !m.ebgm);
+    }
+
+    #[test]
+    fn drift_types_columns() {
+        let d = tempfile::tempdir().unwrap();
+        let r = csv_file(&d, "r.csv", "x,c\n1,a\n2,b\n,a\n3,b\n");
+        let c = csv_file(&d, "c.csv", "x,c\n2,a\n3,a\n4,b\n5,a\n");
+        let (_, rr) = read_all(&r).unwrap();
+        let (_, cr) = read_all(&c).unwrap();
+        match column_drift("x", false, (&rr, 0), (&cr, 0)).unwrap() {
+            ColumnDrift::Numeric {
+                missing_reference,
+                drift,
+                ..
+            } => {
+                assert_eq!(missing_reference, 1);
+                assert_eq!(drift.n_reference, 3);
+            }
+            ColumnDrift::Categorical { .. } => panic!("x is numeric"),
+        }
+        assert!(matches!(
+            column_drift("c", false, (&rr, 1), (&cr, 1)).unwrap(),
+            ColumnDrift::Categorical { .. }
+        ));
+        assert!(matches!(
+            column_drift("x", true, (&rr, 0), (&cr, 0)).unwrap(),
+            ColumnDrift::Categorical { .. }
+        ));
+    }
+}
