@@ -22,6 +22,13 @@ enum Command {
     Signals(stats_cli::SignalsArgs),
     /// Drift between a reference and a current file
     Drift(stats_cli::DriftArgs),
+    /// Bench only: MGPS prior fit alone on a cells file (columns n, e), default 5 starts
+    MgpsFit {
+        #[arg(long)]
+        cells: std::path::PathBuf,
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+    },
     /// Bench only: Poisson CUSUM per (station, tool) series, k for a doubling of the baseline
     Cusum {
         /// CSV with station, tool, week, count, baseline (rows in week order per series)
@@ -70,11 +77,43 @@ fn cusum(input: &std::path::Path, h: f64) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn mgps_fit(path: &std::path::Path, threads: usize) -> anyhow::Result<()> {
+    let mut rdr = csv::Reader::from_path(path).with_context(|| path.display().to_string())?;
+    let (mut n, mut e) = (Vec::new(), Vec::new());
+    for rec in rdr.records() {
+        let rec = rec?;
+        n.push(
+            rec.get(0)
+                .ok_or_else(|| anyhow!("short row"))?
+                .parse::<u64>()?,
+        );
+        e.push(
+            rec.get(1)
+                .ok_or_else(|| anyhow!("short row"))?
+                .parse::<f64>()?,
+        );
+    }
+    let t0 = std::time::Instant::now();
+    let opts = vigilo_stats::mgps::MgpsOptions {
+        threads,
+        ..Default::default()
+    };
+    let f = vigilo_stats::mgps::fit_prior(&n, &e, &opts)?;
+    let secs = t0.elapsed().as_secs_f64();
+    let p = f.prior;
+    println!(
+        "{{\"log_likelihood\": {}, \"prior\": [{}, {}, {}, {}, {}], \"converged\": {}, \"at_bound\": {}, \"fit_seconds\": {secs}}}",
+        f.log_likelihood, p.a1, p.b1, p.a2, p.b2, p.p, f.converged, f.at_bound
+    );
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Eval(a) => stats_cli::run_eval(&a),
         Command::Signals(a) => stats_cli::run_signals(&a),
         Command::Drift(a) => stats_cli::run_drift(&a),
         Command::Cusum { input, h } => cusum(&input, h),
+        Command::MgpsFit { cells, threads } => mgps_fit(&cells, threads),
     }
 }
