@@ -125,6 +125,36 @@ mod tests {
         assert_eq!(vi, en);
     }
 
+    /// Every classification answer and override field has a label in both languages.
+    #[test]
+    fn classification_vocabulary_is_translated() {
+        use vigilo_core::classification::{
+            Autonomy, IntendedUsers, OverrideField, Significance, Situation,
+        };
+        let keys = I18n::keys(Lang::Vi);
+        let mut codes: Vec<String> = Vec::new();
+        codes.extend(Situation::ALL.iter().map(|v| format!("ans-{}", v.as_str())));
+        codes.extend(
+            Significance::ALL
+                .iter()
+                .map(|v| format!("ans-{}", v.as_str())),
+        );
+        codes.extend(Autonomy::ALL.iter().map(|v| format!("ans-{}", v.as_str())));
+        codes.extend(
+            IntendedUsers::ALL
+                .iter()
+                .map(|v| format!("ans-{}", v.as_str())),
+        );
+        codes.extend(
+            OverrideField::ALL
+                .iter()
+                .map(|v| format!("ovr-{}", v.as_str())),
+        );
+        for c in codes {
+            assert!(keys.contains(&c), "{c} has no label");
+        }
+    }
+
     #[test]
     fn formats_arguments() {
         let i = I18n::load().expect("locales parse");

@@ -660,15 +660,19 @@ async fn review_product_page(
             can_withdraw: v.status == "published",
         })
         .collect();
-    let plain = |s: &str| s.replace('_', " ");
+    let ans = |code: &str| tr.t(&format!("ans-{code}"));
     let page = ReviewProductPage {
         risk: risk_view(&tr, &p),
         answers: stored_answers(&p),
-        situations: choices(Situation::ALL, |v| v.as_str(), |v| plain(v.as_str())),
-        significances: choices(Significance::ALL, |v| v.as_str(), |v| plain(v.as_str())),
-        autonomies: choices(Autonomy::ALL, |v| v.as_str(), |v| plain(v.as_str())),
-        users: choices(IntendedUsers::ALL, |v| v.as_str(), |v| plain(v.as_str())),
-        fields: choices(OverrideField::ALL, |v| v.as_str(), |v| plain(v.as_str())),
+        situations: choices(Situation::ALL, |v| v.as_str(), |v| ans(v.as_str())),
+        significances: choices(Significance::ALL, |v| v.as_str(), |v| ans(v.as_str())),
+        autonomies: choices(Autonomy::ALL, |v| v.as_str(), |v| ans(v.as_str())),
+        users: choices(IntendedUsers::ALL, |v| v.as_str(), |v| ans(v.as_str())),
+        fields: choices(
+            OverrideField::ALL,
+            |v| v.as_str(),
+            |v| tr.t(&format!("ovr-{}", v.as_str())),
+        ),
         versions,
         errors,
         p,
