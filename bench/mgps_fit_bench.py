@@ -67,11 +67,13 @@ def main():
     scipy_s = time.perf_counter() - t
     out = {"cells": int(len(n)), "vigilo_fit_seconds": r["fit_seconds"], "vigilo_threads": a.threads,
            "vigilo_log_likelihood": r["log_likelihood"], "vigilo_prior": r["prior"], "vigilo_at_bound": r["at_bound"],
-           "scipy_seconds": scipy_s, "scipy_log_likelihood": -best.fun, "scipy_evaluations": evals,
+           "scipy_seconds": scipy_s, "scipy_log_likelihood": -best.fun, "scipy_evaluations": int(evals),
            "scipy_prior": np.concatenate([np.exp(best.x[:4]), [special.expit(best.x[4])]]).tolist(),
            "ratio": scipy_s / r["fit_seconds"]}
     # Agreement: vigilo must reach at least scipy's maximum (relative 1e-6).
-    out["vigilo_at_least_as_good"] = r["log_likelihood"] >= -best.fun - 1e-6 * abs(best.fun)
+    out["vigilo_at_least_as_good"] = bool(r["log_likelihood"] >= -best.fun - 1e-6 * abs(best.fun))
+    out["scipy_log_likelihood"] = float(out["scipy_log_likelihood"])
+    out["ratio"] = float(out["ratio"])
     print(json.dumps(out, indent=1))
 
 
