@@ -406,6 +406,11 @@ impl ReportTableBuilder {
 
     /// Builds the table of observed cells (a >= 1) with margins and expected counts.
     pub fn build(&self, unit: CountingUnit) -> Result<DisproTable> {
+        self.clone().finish(unit)
+    }
+
+    /// As [`build`](Self::build), consuming the builder (no copy of the rows).
+    pub fn finish(mut self, unit: CountingUnit) -> Result<DisproTable> {
         if self.rows.is_empty() {
             return Err(StatsError::Empty("report rows"));
         }
@@ -419,7 +424,7 @@ impl ReportTableBuilder {
             }
         };
         // Collapse duplicate rows; sorting by report groups each report's rows together.
-        let mut rows = self.rows.clone();
+        let mut rows = std::mem::take(&mut self.rows);
         rows.sort_unstable();
         rows.dedup();
         let np = self.products.names.len();
@@ -507,8 +512,8 @@ impl ReportTableBuilder {
         // Deterministic order regardless of hash iteration order.
         out.sort_unstable_by_key(|c| (c.product, c.event));
         Ok(DisproTable {
-            products: self.products.names.clone(),
-            events: self.events.names.clone(),
+            products: std::mem::take(&mut self.products.names),
+            events: std::mem::take(&mut self.events.names),
             unit,
             stratified,
             n_strata: self.strata.names.len(),

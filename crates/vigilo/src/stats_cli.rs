@@ -772,7 +772,7 @@ pub fn run_signals(args: &SignalsArgs) -> Result<()> {
         UnitArg::UniqueReports => CountingUnit::UniqueReports,
         UnitArg::Pairs => CountingUnit::Pairs,
     };
-    let table = builder.build(unit)?;
+    let table = builder.finish(unit)?;
     let opts = dispro::SignalOptions {
         methods,
         zero_cell: match args.zero_cell {
