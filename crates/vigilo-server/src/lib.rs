@@ -12,6 +12,7 @@ pub mod extract;
 pub mod i18n;
 pub mod jobs;
 pub mod openapi;
+pub mod orgs;
 pub mod pages;
 pub mod products;
 pub mod routes;

@@ -461,6 +461,8 @@ pub struct Choice {
 #[template(path = "admin.html")]
 struct AdminPage {
     l: Layout,
+    /// Disabled vendor accounts: self-registrations waiting for activation.
+    pending: Vec<UserRow>,
     users: Vec<UserRow>,
     roles: Vec<Choice>,
     orgs: Vec<Choice>,
@@ -505,7 +507,7 @@ async fn admin_page(
         .list_organisations(None)
         .await
         .map_err(|e| ctx.err(e.into()))?;
-    let users = store
+    let users: Vec<UserRow> = store
         .list_users()
         .await
         .map_err(|e| ctx.err(e.into()))?
@@ -524,6 +526,19 @@ async fn admin_page(
                 username: u.username,
                 display_name: u.display_name,
             }
+        })
+        .collect();
+    let pending = users
+        .iter()
+        .filter(|u: &&UserRow| !u.active && u.role == Role::Vendor.as_str())
+        .map(|u| UserRow {
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            role: u.role.clone(),
+            role_label: u.role_label.clone(),
+            org_id: u.org_id.clone(),
+            org_name: u.org_name.clone(),
+            active: u.active,
         })
         .collect();
     let roles = Role::ACCOUNT_ROLES
@@ -565,6 +580,7 @@ async fn admin_page(
     };
     let mut resp = render(&AdminPage {
         l,
+        pending,
         users,
         roles,
         orgs: org_choices,

@@ -4,7 +4,7 @@
 
 use crate::ctx::{access_layer, access_log, context_layer, security_headers, Ctx};
 use crate::error::{AppError, ErrorCode};
-use crate::{api, directory, pages, products, AppState};
+use crate::{api, directory, orgs, pages, products, AppState};
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
@@ -67,6 +67,15 @@ pub fn route_table() -> Vec<RouteSpec> {
         spec(M::GET, "/login", Public, get(pages::login_form)),
         spec(M::POST, "/login", Public, post(pages::login_submit)),
         spec(M::POST, "/logout", Authenticated, post(pages::logout)),
+        spec(M::GET, "/register", Public, get(orgs::register_form)),
+        spec(M::POST, "/register", Public, post(orgs::register_submit)),
+        spec(M::GET, "/admin/organisations", ADMIN, get(orgs::admin_orgs)),
+        spec(
+            M::POST,
+            "/admin/organisations",
+            ADMIN,
+            post(orgs::admin_create_org),
+        ),
         spec(M::GET, "/account", Authenticated, get(pages::account)),
         spec(
             M::POST,

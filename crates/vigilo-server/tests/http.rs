@@ -22,6 +22,7 @@ both_backends!(
     admin_manages_accounts_in_the_browser,
     users_manage_their_own_api_tokens,
     database_loss_answers_503_with_retry_after,
+    vendors_register_and_admins_activate,
 );
 
 async fn server(backend: Backend) -> Option<TestServer> {
@@ -1065,5 +1066,144 @@ async fn database_loss_answers_503_with_retry_after(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(r.text().await.unwrap().contains("503"));
+    s.stop().await;
+}
+
+async fn vendors_register_and_admins_activate(backend: Backend) {
+    let Some(mut s) = server(backend).await else {
+        return;
+    };
+    s.user("boss", Role::Admin, None).await;
+    let c = TestServer::client();
+    let csrf = s.form_csrf(&c, "/register").await;
+    let form = |code: &'static str, user: &'static str, pw: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("org_name", "Công ty AI Sông Hồng".to_string()),
+            ("org_name_en", "Song Hong AI".to_string()),
+            ("org_code", code.to_string()),
+            ("username", user.to_string()),
+            ("display_name", "Trần Thị B".to_string()),
+            ("password", pw.to_string()),
+        ]
+    };
+    let r = c
+        .post(s.url("/register"))
+        .form(&form("0101234567", "songhong", "short"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("reg-error") && body.contains("10 characters") && body.contains("0101234567")
+    );
+    let r = c
+        .post(s.url("/register"))
+        .form(&form("0101234567", "songhong", vigilo_testkit::PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("reg-done"));
+    // Not active yet.
+    let csrf_login = s.form_csrf(&c, "/login").await;
+    let r = c
+        .post(s.url("/login"))
+        .form(&[
+            ("csrf", csrf_login.as_str()),
+            ("username", "songhong"),
+            ("password", vigilo_testkit::PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // The admin sees it waiting and activates it.
+    let admin = s.login("boss").await;
+    let page = admin
+        .get(s.url("/admin"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"pending\"") && page.contains("songhong"));
+    let acsrf = vigilo_testkit::extract_csrf(&page).unwrap();
+    let r = admin
+        .post(s.url("/admin/users/songhong/disable"))
+        .form(&[("csrf", acsrf.as_str()), ("disabled", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let vendor = s.login("songhong").await;
+    assert_eq!(
+        vendor.get(s.url("/vendor")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    // Registrations are throttled per address.
+    let mut last = StatusCode::OK;
+    for i in 0..6 {
+        let code: &'static str = Box::leak(format!("010999000{i}").into_boxed_str());
+        let user: &'static str = Box::leak(format!("bot{i}x").into_boxed_str());
+        last = c
+            .post(s.url("/register"))
+            .form(&form(code, user, "long enough pw"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    // Admins add facilities from the organisations page.
+    let opage = admin
+        .get(s.url("/admin/organisations"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let ocsrf = vigilo_testkit::extract_csrf(&opage).unwrap();
+    let r = admin
+        .post(s.url("/admin/organisations"))
+        .form(&[
+            ("csrf", ocsrf.as_str()),
+            ("kind", "facility"),
+            ("code", "TYT-00008"),
+            ("name", "Trạm Y tế Ngọc Hà"),
+            ("name_en", ""),
+            ("admin_unit_code", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::BAD_REQUEST,
+        "a facility needs its commune or ward"
+    );
+    let r = admin
+        .post(s.url("/admin/organisations"))
+        .form(&[
+            ("csrf", ocsrf.as_str()),
+            ("kind", "facility"),
+            ("code", "TYT-00008"),
+            ("name", "Trạm Y tế Ngọc Hà"),
+            ("name_en", ""),
+            ("admin_unit_code", "00008"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(s
+        .store
+        .organisation_by_code("TYT-00008")
+        .await
+        .unwrap()
+        .is_some());
     s.stop().await;
 }

@@ -146,29 +146,62 @@ impl Store {
             updated_at: now.clone(),
         };
         let mut tx = self.begin_write().await?;
-        sqlx::query(sqlf!(
-            "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ))
-        .bind(&user.id)
-        .bind(&user.username)
-        .bind(&user.display_name)
-        .bind(&user.password_hash)
-        .bind(&user.role)
-        .bind(&user.organisation_id)
-        .bind(user.disabled)
-        .bind(&user.created_at)
-        .bind(&user.updated_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| StoreError::from(e).on_unique("user", &user.username))?;
-        append(
-            &mut tx,
-            &now,
-            &AuditEntry::new(actor, "user.create", "user", &user.id).after(user.audit_view()),
-        )
-        .await?;
+        insert_user(&mut tx, actor, &now, &user).await?;
         tx.commit().await?;
         Ok(user)
+    }
+
+    /// A company's self-registration: a manufacturer organisation and a disabled
+    /// vendor account, stored together or not at all. An administrator enables the
+    /// account after checking the company.
+    pub async fn register_vendor(
+        &self,
+        org: crate::NewOrganisation,
+        username: Username,
+        display_name: &str,
+        password: String,
+    ) -> Result<(crate::Organisation, User), StoreError> {
+        check_password_policy(&password).map_err(|e| StoreError::Invalid {
+            field: "password",
+            reason: e.to_string(),
+        })?;
+        if org.kind != vigilo_core::OrgKind::Manufacturer {
+            return Err(StoreError::Invalid {
+                field: "kind",
+                reason: "self-registration is for manufacturers".into(),
+            });
+        }
+        if self.user_by_username(username.as_str()).await?.is_some() {
+            return Err(StoreError::Conflict {
+                what: "user",
+                key: username.to_string(),
+            });
+        }
+        let org = self.prepare_organisation(org).await?;
+        let password_hash = hash_password(password).await?;
+        let now = self.now_text();
+        let display_name = display_name.trim();
+        let user = User {
+            id: new_id(),
+            username: username.to_string(),
+            display_name: if display_name.is_empty() {
+                username.to_string()
+            } else {
+                display_name.to_string()
+            },
+            password_hash,
+            role: Role::Vendor.as_str().to_string(),
+            organisation_id: Some(org.id.clone()),
+            disabled: 1,
+            created_at: now.clone(),
+            updated_at: now.clone(),
+        };
+        let actor = format!("signup:{}", user.username);
+        let mut tx = self.begin_write().await?;
+        crate::orgs::insert_organisation(&mut tx, &actor, &org).await?;
+        insert_user(&mut tx, &actor, &now, &user).await?;
+        tx.commit().await?;
+        Ok((org, user))
     }
 
     /// Vendors must belong to a manufacturer and reporters to a facility, so
@@ -623,4 +656,35 @@ impl Store {
             .await?
             .filter(|u| !u.is_disabled()))
     }
+}
+
+/// Inserts a new account and its audit row inside the caller's transaction.
+async fn insert_user(
+    conn: &mut sqlx::AnyConnection,
+    actor: &str,
+    now: &str,
+    user: &User,
+) -> Result<(), StoreError> {
+    sqlx::query(sqlf!(
+        "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))
+    .bind(&user.id)
+    .bind(&user.username)
+    .bind(&user.display_name)
+    .bind(&user.password_hash)
+    .bind(&user.role)
+    .bind(&user.organisation_id)
+    .bind(user.disabled)
+    .bind(&user.created_at)
+    .bind(&user.updated_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| StoreError::from(e).on_unique("user", &user.username))?;
+    append(
+        &mut *conn,
+        now,
+        &AuditEntry::new(actor, "user.create", "user", &user.id).after(user.audit_view()),
+    )
+    .await?;
+    Ok(())
 }

@@ -35,6 +35,18 @@ impl Store {
         actor: &str,
         new: NewOrganisation,
     ) -> Result<Organisation, StoreError> {
+        let org = self.prepare_organisation(new).await?;
+        let mut tx = self.begin_write().await?;
+        insert_organisation(&mut tx, actor, &org).await?;
+        tx.commit().await?;
+        Ok(org)
+    }
+
+    /// Checks a new organisation and gives it an id, without storing it.
+    pub(crate) async fn prepare_organisation(
+        &self,
+        new: NewOrganisation,
+    ) -> Result<Organisation, StoreError> {
         let code = new.code.trim().to_string();
         if code.is_empty() || code.len() > 64 {
             return Err(StoreError::Invalid {
@@ -75,28 +87,6 @@ impl Store {
             admin_unit_code: new.admin_unit_code,
             created_at: self.now_text(),
         };
-        let mut tx = self.begin_write().await?;
-        sqlx::query(sqlf!(
-            "INSERT INTO organisations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        ))
-        .bind(&org.id)
-        .bind(&org.code)
-        .bind(&org.kind)
-        .bind(&org.name)
-        .bind(&org.name_en)
-        .bind(&org.admin_unit_code)
-        .bind(&org.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| StoreError::from(e).on_unique("organisation", &org.code))?;
-        let after = serde_json::to_value(&org).unwrap_or_default();
-        append(
-            &mut tx,
-            &org.created_at,
-            &AuditEntry::new(actor, "organisation.create", "organisation", &org.id).after(after),
-        )
-        .await?;
-        tx.commit().await?;
         Ok(org)
     }
 
@@ -133,4 +123,33 @@ impl Store {
         .fetch_all(self.pool())
         .await?)
     }
+}
+
+/// Inserts a checked organisation and its audit row inside the caller's transaction.
+pub(crate) async fn insert_organisation(
+    conn: &mut sqlx::AnyConnection,
+    actor: &str,
+    org: &Organisation,
+) -> Result<(), StoreError> {
+    sqlx::query(sqlf!(
+        "INSERT INTO organisations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    ))
+    .bind(&org.id)
+    .bind(&org.code)
+    .bind(&org.kind)
+    .bind(&org.name)
+    .bind(&org.name_en)
+    .bind(&org.admin_unit_code)
+    .bind(&org.created_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| StoreError::from(e).on_unique("organisation", &org.code))?;
+    let after = serde_json::to_value(&org).unwrap_or_default();
+    append(
+        &mut *conn,
+        &org.created_at,
+        &AuditEntry::new(actor, "organisation.create", "organisation", &org.id).after(after),
+    )
+    .await?;
+    Ok(())
 }

@@ -61,6 +61,7 @@ conformance!(
     directory_search_facets_and_cursor,
     foreign_list_import_is_idempotent_and_atomic,
     reliance_links,
+    vendor_self_registration_is_atomic,
 );
 
 async fn open_at(db: &TestDb, clock: Arc<ManualClock>) -> Store {
@@ -1072,4 +1073,90 @@ async fn reliance_links(db: &TestDb) {
         })
     ));
     assert_eq!(store.verify_audit().await.unwrap().first_break, None);
+}
+
+async fn vendor_self_registration_is_atomic(db: &TestDb) {
+    let store = db.open().await.unwrap();
+    let org = |code: &str| NewOrganisation {
+        code: code.into(),
+        kind: OrgKind::Manufacturer,
+        name: "Công ty AI Sông Hồng".into(),
+        name_en: None,
+        admin_unit_code: None,
+    };
+    let (o, u) = store
+        .register_vendor(
+            org("0101234567"),
+            Username::parse("songhong").unwrap(),
+            "Trần Thị B",
+            "long enough pw".into(),
+        )
+        .await
+        .unwrap();
+    assert!(u.is_disabled() && u.organisation_id.as_deref() == Some(o.id.as_str()));
+    assert!(
+        store
+            .authenticate("songhong", "long enough pw")
+            .await
+            .unwrap()
+            .is_none(),
+        "waits for activation"
+    );
+    // Same company code: nothing stored, not even the account.
+    let dup = store
+        .register_vendor(
+            org("0101234567"),
+            Username::parse("another").unwrap(),
+            "",
+            "long enough pw".into(),
+        )
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict { .. })), "{dup:?}");
+    assert!(store.user_by_username("another").await.unwrap().is_none());
+    let dup_user = store
+        .register_vendor(
+            org("0109999999"),
+            Username::parse("songhong").unwrap(),
+            "",
+            "long enough pw".into(),
+        )
+        .await;
+    assert!(matches!(dup_user, Err(StoreError::Conflict { .. })));
+    assert!(store
+        .organisation_by_code("0109999999")
+        .await
+        .unwrap()
+        .is_none());
+    let weak = store
+        .register_vendor(
+            org("0108888888"),
+            Username::parse("weakpw").unwrap(),
+            "",
+            "short".into(),
+        )
+        .await;
+    assert!(matches!(
+        weak,
+        Err(StoreError::Invalid {
+            field: "password",
+            ..
+        })
+    ));
+    store
+        .set_disabled("admin", "songhong", false)
+        .await
+        .unwrap();
+    assert!(store
+        .authenticate("songhong", "long enough pw")
+        .await
+        .unwrap()
+        .is_some());
+    let actions: Vec<String> = store
+        .list_audit(None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.actor)
+        .collect();
+    assert!(actions.contains(&"signup:songhong".to_string()));
 }
