@@ -144,7 +144,7 @@ pub(crate) async fn insert_organisation(
     .execute(&mut *conn)
     .await
     .map_err(|e| StoreError::from(e).on_unique("organisation", &org.code))?;
-    let after = serde_json::to_value(&org).unwrap_or_default();
+    let after = serde_json::to_value(org).unwrap_or_default();
     append(
         &mut *conn,
         &org.created_at,
