@@ -874,19 +874,6 @@ impl Store {
             c
         };
 
-        let base = build(None);
-        let total: i64 = {
-            let sql = format!(
-                "SELECT COUNT(*) FROM directory_entries{}",
-                base.where_clause()
-            );
-            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
-            for b in &base.binds {
-                query = query.bind(b.clone());
-            }
-            query.fetch_one(self.pool()).await?
-        };
-
         let mut page_cond = build(None);
         if let Some((sort, id)) = &cursor {
             let a = page_cond.bind(sort.clone());
@@ -912,6 +899,37 @@ impl Store {
             None
         };
 
+        // Totals and facet counts depend only on the text and the filters, not on
+        // the page. Without text they are cached, checked against the newest change
+        // number so every process sees every other process's writes.
+        let cache_key = terms.is_empty().then(|| format!("{:?}", q.filters));
+        let version = match &cache_key {
+            Some(_) => Some(self.directory_version().await?),
+            None => None,
+        };
+        if let (Some(key), Some(v)) = (&cache_key, version) {
+            if let Some((total, facets)) = self.facet_cache.get(key, v) {
+                return Ok(DirectoryPage {
+                    total,
+                    facets,
+                    items,
+                    next_cursor,
+                });
+            }
+        }
+        let base = build(None);
+        let total: i64 = {
+            let sql = format!(
+                "SELECT COUNT(*) FROM directory_entries{}",
+                base.where_clause()
+            );
+            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+            for b in &base.binds {
+                query = query.bind(b.clone());
+            }
+            query.fetch_one(self.pool()).await?
+        };
+
         let mut facets = Vec::with_capacity(Facet::ALL.len());
         for facet in Facet::ALL {
             let c = build(Some(facet));
@@ -932,12 +950,24 @@ impl Store {
                 .collect();
             facets.push((facet, counts));
         }
+        if let (Some(key), Some(v)) = (cache_key, version) {
+            self.facet_cache.put(key, v, total, facets.clone());
+        }
         Ok(DirectoryPage {
             total,
             facets,
             items,
             next_cursor,
         })
+    }
+
+    /// The newest change number: every write to the public directory records a change.
+    async fn directory_version(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM directory_changes")
+                .fetch_one(self.pool())
+                .await?,
+        )
     }
 
     /// Changes to the public directory after `after_seq`, oldest first.
@@ -1179,5 +1209,35 @@ mod tests {
             Some(("benh vien".into(), "0190-x".into()))
         );
         assert_eq!(decode_cursor("zz"), None);
+    }
+}
+
+/// Facet counts and totals of text-free searches, valid for one directory version.
+/// Counts per facet, as a search returns them.
+type FacetCounts = Vec<(Facet, Vec<FacetCount>)>;
+
+#[derive(Default)]
+pub(crate) struct FacetCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (i64, i64, FacetCounts)>>,
+}
+
+/// Filter combinations kept at once; past that the cache starts over.
+const FACET_CACHE_SIZE: usize = 256;
+
+impl FacetCache {
+    fn get(&self, key: &str, version: i64) -> Option<(i64, FacetCounts)> {
+        let map = self.entries.lock().ok()?;
+        map.get(key)
+            .filter(|(v, _, _)| *v == version)
+            .map(|(_, total, facets)| (*total, facets.clone()))
+    }
+
+    fn put(&self, key: String, version: i64, total: i64, facets: FacetCounts) {
+        if let Ok(mut map) = self.entries.lock() {
+            if map.len() >= FACET_CACHE_SIZE {
+                map.clear();
+            }
+            map.insert(key, (version, total, facets));
+        }
     }
 }

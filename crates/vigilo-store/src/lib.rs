@@ -80,6 +80,7 @@ impl Clock for SystemClock {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    facet_cache: Arc<directory::FacetCache>,
     backend: Backend,
     clock: Arc<dyn Clock>,
     redacted_url: String,
@@ -172,6 +173,7 @@ impl Store {
             })?;
         Ok(Store {
             pool,
+            facet_cache: Arc::new(directory::FacetCache::default()),
             backend,
             clock,
             redacted_url,

@@ -62,6 +62,7 @@ conformance!(
     foreign_list_import_is_idempotent_and_atomic,
     reliance_links,
     vendor_self_registration_is_atomic,
+    cached_facets_follow_writes_from_any_process,
 );
 
 async fn open_at(db: &TestDb, clock: Arc<ManualClock>) -> Store {
@@ -1159,4 +1160,54 @@ async fn vendor_self_registration_is_atomic(db: &TestDb) {
         .map(|a| a.actor)
         .collect();
     assert!(actions.contains(&"signup:songhong".to_string()));
+}
+
+async fn cached_facets_follow_writes_from_any_process(db: &TestDb) {
+    let a = db.open().await.unwrap();
+    let b = db.open().await.unwrap();
+    let maker = manufacturer(&a, "M1").await;
+    published_product(&a, &maker, "Một", ClinicalArea::Radiology, "Đọc phim").await;
+    let all = DirectoryQuery {
+        limit: 10,
+        ..Default::default()
+    };
+    let radiology = DirectoryQuery {
+        filters: vec![(Facet::ClinicalArea, vec!["radiology".into()])],
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(a.search_directory(&all).await.unwrap().total, 1);
+    assert_eq!(a.search_directory(&radiology).await.unwrap().total, 1);
+    // Another process (its own pool and cache) publishes a product.
+    published_product(&b, &maker, "Hai", ClinicalArea::Radiology, "Đọc phim CT").await;
+    let page = a.search_directory(&all).await.unwrap();
+    assert_eq!(
+        page.total, 2,
+        "the cache must not hide another process's write"
+    );
+    assert_eq!(page.items.len(), 2);
+    let areas = &page
+        .facets
+        .iter()
+        .find(|(f, _)| *f == Facet::ClinicalArea)
+        .unwrap()
+        .1;
+    assert_eq!(areas[0].count, 2);
+    assert_eq!(a.search_directory(&radiology).await.unwrap().total, 2);
+    // Classification changes the risk facet.
+    let id = a.search_directory(&all).await.unwrap().items[0].id.clone();
+    b.set_classification("rev", &id, &serde_json::json!({}), "B", "confirmed")
+        .await
+        .unwrap();
+    let risk = a.search_directory(&all).await.unwrap();
+    let classes = &risk
+        .facets
+        .iter()
+        .find(|(f, _)| *f == Facet::RiskClass)
+        .unwrap()
+        .1;
+    assert!(
+        classes.iter().any(|c| c.value == "B" && c.count == 1),
+        "{classes:?}"
+    );
 }
