@@ -9,7 +9,7 @@ use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -390,10 +390,7 @@ pub async fn search_page(
 }
 
 fn render(t: &impl Template, ctx: &Ctx) -> AppResult<Response> {
-    t.render().map(|h| Html(h).into_response()).map_err(|e| {
-        tracing::error!(error = %e, "template failed");
-        ctx.err(AppError::new(ErrorCode::Internal))
-    })
+    crate::pages::render_page(t, ctx, axum::http::StatusCode::OK)
 }
 
 pub struct MetricRow {

@@ -2,31 +2,21 @@
 //! and the administrators' list of organisations.
 
 use crate::ctx::Ctx;
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::error::{AppResult, ErrorCode};
 use crate::extract::PageForm;
 use crate::i18n::Tr;
-use crate::pages::Layout;
+use crate::pages::{render_page as render, Layout};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use vigilo_core::{OrgKind, Username};
 use vigilo_store::{NewOrganisation, Organisation, StoreError};
-
-fn render(t: &impl Template, ctx: &Ctx, status: StatusCode) -> AppResult<Response> {
-    match t.render() {
-        Ok(h) => Ok((status, Html(h)).into_response()),
-        Err(e) => {
-            tracing::error!(error = %e, "template failed");
-            Err(ctx.err(AppError::new(ErrorCode::Internal)))
-        }
-    }
-}
 
 #[derive(Deserialize, Default, Clone)]
 pub struct RegisterForm {

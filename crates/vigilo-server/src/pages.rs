@@ -59,6 +59,13 @@ impl Layout {
     }
 }
 
+/// Renders a page with a status, turning a template failure into the error page.
+pub(crate) fn render_page(t: &impl Template, ctx: &Ctx, status: StatusCode) -> AppResult<Response> {
+    let mut resp = render(t).map_err(|e| ctx.err(e))?;
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
 fn render(t: &impl Template) -> AppResult<Response> {
     match t.render() {
         Ok(html) => Ok(Html(html).into_response()),

@@ -6,12 +6,12 @@ use crate::directory::{facet_label, risk_view, RiskView};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::extract::{ApiJson, PageForm};
 use crate::i18n::Tr;
-use crate::pages::Layout;
+use crate::pages::{render_page as render, Layout};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -26,16 +26,6 @@ use vigilo_core::directory::{
 };
 use vigilo_core::Role;
 use vigilo_store::{NewProduct, Product, ProductVersion, StoreError};
-
-fn render(t: &impl Template, ctx: &Ctx, status: StatusCode) -> AppResult<Response> {
-    match t.render() {
-        Ok(h) => Ok((status, Html(h)).into_response()),
-        Err(e) => {
-            tracing::error!(error = %e, "template failed");
-            Err(ctx.err(AppError::new(ErrorCode::Internal)))
-        }
-    }
-}
 
 /// Field errors in the user's language, one sentence each.
 fn field_messages(tr: &Tr, errors: &[FieldError]) -> Vec<String> {
