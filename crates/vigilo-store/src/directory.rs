@@ -848,20 +848,24 @@ impl Store {
         };
         let build = |skip: Option<Facet>| -> Conditions {
             let mut c = Conditions::new();
+            // Trigram indexes need three characters; shorter terms filter the rows
+            // the longer ones (or the facets) already narrowed down. On SQLite all
+            // long terms go into one FTS5 query (one index pass instead of one each).
+            let mut fts_terms = Vec::new();
             for t in &terms {
-                // Trigram indexes need three characters; shorter terms filter the
-                // rows the longer ones (or the facets) already narrowed down.
-                let pattern = format!("%{}%", t.replace(['%', '_', '\\'], ""));
                 if t.chars().count() >= 3 && self.backend() == Backend::Sqlite {
-                    let quoted = format!("\"{}\"", t.replace('"', ""));
-                    let p = c.bind(quoted);
-                    c.sql.push(format!(
-                        "rowid IN (SELECT rowid FROM directory_fts WHERE directory_fts MATCH {p})"
-                    ));
+                    fts_terms.push(format!("\"{}\"", t.replace('"', "")));
                 } else {
+                    let pattern = format!("%{}%", t.replace(['%', '_', '\\'], ""));
                     let p = c.bind(pattern);
                     c.sql.push(format!("search_text LIKE {p}"));
                 }
+            }
+            if !fts_terms.is_empty() {
+                let p = c.bind(fts_terms.join(" AND "));
+                c.sql.push(format!(
+                    "rowid IN (SELECT rowid FROM directory_fts WHERE directory_fts MATCH {p})"
+                ));
             }
             for (facet, values) in &q.filters {
                 if Some(*facet) == skip || values.is_empty() {
