@@ -240,6 +240,17 @@ fn decode_cursor(c: &str) -> Option<(String, String)> {
     Some((a.to_string(), b.to_string()))
 }
 
+/// A model card's every problem in one `Invalid` error, as `field (code)` pairs.
+fn check_card(card: &ModelCard) -> Result<(), StoreError> {
+    card.validate().map_err(|errs| {
+        let list: Vec<String> = errs
+            .iter()
+            .map(|e| format!("{} ({})", e.field, e.code))
+            .collect();
+        invalid("model_card", list.join(", "))
+    })
+}
+
 fn invalid(field: &'static str, reason: impl Into<String>) -> StoreError {
     StoreError::Invalid {
         field,
@@ -404,13 +415,7 @@ impl Store {
         label: &VersionLabel,
         card: &ModelCard,
     ) -> Result<ProductVersion, StoreError> {
-        if let Err(errs) = card.validate() {
-            let list: Vec<String> = errs
-                .iter()
-                .map(|e| format!("{} ({})", e.field, e.code))
-                .collect();
-            return Err(invalid("model_card", list.join(", ")));
-        }
+        check_card(card)?;
         if self.product(product_id).await?.is_none() {
             return Err(StoreError::NotFound {
                 what: "product",
@@ -461,13 +466,7 @@ impl Store {
         version_id: &str,
         card: &ModelCard,
     ) -> Result<ProductVersion, StoreError> {
-        if let Err(errs) = card.validate() {
-            let list: Vec<String> = errs
-                .iter()
-                .map(|e| format!("{} ({})", e.field, e.code))
-                .collect();
-            return Err(invalid("model_card", list.join(", ")));
-        }
+        check_card(card)?;
         let before = self.require_version(version_id).await?;
         version_transition(before.status(), VersionCommand::Edit)
             .map_err(|e| invalid("version", e.to_string()))?;
