@@ -48,6 +48,7 @@ macro_rules! vocabulary {
         }
     };
 }
+pub(crate) use vocabulary;
 
 /// A value outside a closed vocabulary.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -168,7 +169,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(field: impl Into<String>, code: &'static str) -> Self {
+    pub(crate) fn new(field: impl Into<String>, code: &'static str) -> Self {
         Self {
             field: field.into(),
             code,
