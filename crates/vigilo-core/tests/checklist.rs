@@ -92,6 +92,104 @@ fn who_has_its_six_areas() {
     assert_eq!(f.sections().len(), 6);
 }
 
+/// Stored answers point at these ids: a published version keeps them forever. Changing this
+/// list means publishing a new version instead (docs/checklists.md).
+#[test]
+fn published_versions_keep_their_item_ids() {
+    let published: &[(&str, u32, &[&str])] = &[
+        (
+            "imdrf-gmlp",
+            1,
+            &[
+                "gmlp-01", "gmlp-02", "gmlp-03", "gmlp-04", "gmlp-05", "gmlp-06", "gmlp-07",
+                "gmlp-08", "gmlp-09", "gmlp-10",
+            ],
+        ),
+        (
+            "navigator-readiness",
+            1,
+            &[
+                "gov-committee",
+                "gov-accountable",
+                "gov-inventory",
+                "gov-policy",
+                "proc-licence",
+                "proc-vendor-evidence",
+                "proc-contract",
+                "val-before-use",
+                "val-acceptance",
+                "val-phased",
+                "sec-personal-data",
+                "sec-access",
+                "sec-continuity",
+                "train-before-use",
+                "train-limits",
+                "train-refresh",
+                "mon-incident-pathway",
+                "mon-performance",
+                "mon-pause",
+                "pat-inform",
+                "pat-consent",
+                "pat-feedback",
+                "eq-subgroups",
+                "eq-access",
+                "eq-review",
+            ],
+        ),
+        (
+            "vn-dossier",
+            1,
+            &[
+                "vn-classification",
+                "vn-declaration-ab",
+                "vn-registration-cd",
+                "vn-quality-system",
+                "vn-authorisation-warranty",
+                "vn-free-sale",
+                "vn-technical-summary",
+                "vn-verification",
+                "vn-clinical-evidence",
+                "vn-instructions-vi",
+                "vn-label",
+                "ai-model-card",
+                "ai-training-data",
+                "ai-performance",
+                "ai-subgroups",
+                "ai-change-control",
+                "ai-continuous-learning",
+                "ai-generative-safeguards",
+                "ai-lay-users",
+                "ai-cybersecurity",
+                "ai-data-protection",
+                "ai-postmarket",
+                "ai-law-tier",
+                "ai-law-high-risk",
+                "ai-law-transparency",
+            ],
+        ),
+        (
+            "who-ai-considerations",
+            1,
+            &[
+                "who-documentation",
+                "who-risk-lifecycle",
+                "who-validation",
+                "who-data-quality",
+                "who-privacy",
+                "who-engagement",
+            ],
+        ),
+    ];
+    let c = catalog();
+    for (id, version, items) in published {
+        let f = c
+            .get(id, *version)
+            .unwrap_or_else(|| panic!("published {id} v{version} is gone"));
+        let ids: Vec<_> = f.items().iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(&ids, items, "{id} v{version}");
+    }
+}
+
 #[test]
 fn navigator_domains_have_three_to_five_items_each_with_a_blueprint() {
     let c = catalog();
