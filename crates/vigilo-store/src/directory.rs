@@ -1023,7 +1023,7 @@ async fn record_change(
 
 /// Writes (or removes) a product's directory entry: a product is public once it
 /// has a published version.
-async fn refresh_product_entry(
+pub(crate) async fn refresh_product_entry(
     conn: &mut AnyConnection,
     now: &str,
     product_id: &str,

@@ -14,6 +14,7 @@ macro_rules! sqlf {
 }
 
 mod admin;
+mod appraisal;
 mod audit;
 mod auth;
 mod directory;
@@ -24,6 +25,10 @@ pub mod testing;
 mod time_fmt;
 
 pub use admin::AdminUnitRow;
+pub use appraisal::{
+    Application, ApplicationDocument, ApplicationEvent, ApplicationFilter, Assessment,
+    Authorisation, AuthorisationEvent, DecisionInput, ItemAnswer,
+};
 pub use audit::{AuditEntry, AuditRecord, VerifyOutcome};
 pub use auth::{ApiToken, NewUser, Session, User};
 pub use directory::{
