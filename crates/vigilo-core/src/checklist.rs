@@ -1151,6 +1151,40 @@ pub enum Verdict {
     Level(u8),
 }
 
+impl Verdict {
+    /// The text form for storage (`"met"`, `"2"`); [`Framework::check`] reads it back.
+    pub fn to_code(self) -> String {
+        match self {
+            Verdict::Compliance(c) => c.as_str().to_string(),
+            Verdict::Level(l) => l.to_string(),
+        }
+    }
+}
+
+impl AnswerSet {
+    /// Builds an answer set from stored text rows `(item_id, value, comment)`, where `value`
+    /// is a compliance code, a level's digits, or empty for an open item.
+    pub fn from_text_rows(
+        framework_id: &str,
+        framework_version: u32,
+        rows: impl IntoIterator<Item = (String, String, String)>,
+    ) -> AnswerSet {
+        AnswerSet {
+            framework_id: framework_id.to_string(),
+            framework_version,
+            answers: rows
+                .into_iter()
+                .map(|(item_id, value, comment)| ItemAnswer {
+                    item_id,
+                    value: Some(AnswerValue::Code(value)),
+                    comment,
+                    evidence: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A checked answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckedAnswer {
@@ -1302,6 +1336,8 @@ impl Framework {
             }
             let value = match (&self.scale, &a.value) {
                 (_, None) => None,
+                // A form's empty choice, or a stored row left open.
+                (_, Some(AnswerValue::Code(s))) if s.trim().is_empty() => None,
                 (Scale::Compliance, Some(AnswerValue::Code(s))) => match s.parse::<Compliance>() {
                     Ok(c) => Some(Verdict::Compliance(c)),
                     Err(()) => {

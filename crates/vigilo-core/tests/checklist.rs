@@ -785,6 +785,33 @@ fn answer_sets_read_from_json() {
     assert!(serde_json::from_str::<AnswerSet>(unknown_field).is_err());
 }
 
+#[test]
+fn stored_text_rows_round_trip() {
+    let c = catalog();
+    let rows = vec![
+        (
+            "gov-committee".to_string(),
+            "3".to_string(),
+            "since 2025".to_string(),
+        ),
+        ("gov-policy".to_string(), "".to_string(), "".to_string()),
+    ];
+    let s = AnswerSet::from_text_rows("navigator-readiness", 1, rows);
+    let checked = match c.check(&s) {
+        Ok(a) => a,
+        Err(e) => panic!("{e:?}"),
+    };
+    let committee = checked.get("gov-committee").and_then(|a| a.value);
+    assert_eq!(committee, Some(Verdict::Level(3)));
+    assert_eq!(committee.map(Verdict::to_code).as_deref(), Some("3"));
+    // An empty stored value is an open item, not an error.
+    assert_eq!(checked.get("gov-policy").map(|a| a.value), Some(None));
+    let met = Verdict::Compliance(Compliance::NotApplicable).to_code();
+    let s = AnswerSet::from_text_rows("imdrf-gmlp", 1, vec![("gmlp-01".into(), met, "".into())]);
+    let codes: Vec<_> = problem_codes(&c, &s).into_iter().map(|p| p.2).collect();
+    assert_eq!(codes, vec!["justification_required"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Completeness
 // ---------------------------------------------------------------------------------------------
