@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    vigilo_sandbox::worker_main()
+}
