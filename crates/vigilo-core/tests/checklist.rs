@@ -201,6 +201,8 @@ fn navigator_domains_have_three_to_five_items_each_with_a_blueprint() {
     }
     let mut used = std::collections::BTreeSet::new();
     for item in f.items() {
+        // Each item says what every level means for it.
+        assert_eq!(item.level_descriptions.len(), 5, "{}", item.id);
         let b = f
             .blueprint_for(item)
             .unwrap_or_else(|| panic!("{} has no blueprint", item.id));
