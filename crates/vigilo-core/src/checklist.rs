@@ -1223,6 +1223,27 @@ impl CheckedAnswers {
             _ => None,
         }
     }
+    /// Items where two answer sets to the same framework version give different values, in
+    /// item id order: for a review page, where the reviewer's verdict differs from the
+    /// vendor's claim (an item left open on one side and answered on the other counts).
+    pub fn differing_items(&self, other: &CheckedAnswers) -> Result<Vec<String>, AnswerError> {
+        if self.framework_id != other.framework_id
+            || self.framework_version != other.framework_version
+        {
+            return Err(AnswerError {
+                item: None,
+                field: "framework_version",
+                problem: AnswerProblem::WrongFramework,
+            });
+        }
+        let ids: BTreeSet<&String> = self.answers.keys().chain(other.answers.keys()).collect();
+        Ok(ids
+            .into_iter()
+            .filter(|id| self.value(id) != other.value(id))
+            .cloned()
+            .collect())
+    }
+
     /// Back to the wire shape, e.g. to store or to edit again.
     pub fn to_answer_set(&self) -> AnswerSet {
         AnswerSet {

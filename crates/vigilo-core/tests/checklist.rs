@@ -933,6 +933,122 @@ fn answered_items_complete_a_dossier_and_drafts_do_not() {
     assert_eq!(refused, Some(true));
 }
 
+#[test]
+fn every_product_profile_partitions_the_items_and_unknown_values_ask_more() {
+    let c = catalog();
+    let f = framework(&c, "vn-dossier");
+    fn with_none<T: Copy>(all: &[T]) -> Vec<Option<T>> {
+        std::iter::once(None)
+            .chain(all.iter().copied().map(Some))
+            .collect()
+    }
+    let mut profiles = Vec::new();
+    for &vn_device_class in &with_none(VnDeviceClass::ALL) {
+        for &vn_ai_tier in &with_none(VnAiTier::ALL) {
+            for &ai_kind in &with_none(AiKind::ALL) {
+                for &origin in &with_none(ProductOrigin::ALL) {
+                    for &intended_users in &with_none(IntendedUsers::ALL) {
+                        profiles.push(ProductProfile {
+                            vn_device_class,
+                            vn_ai_tier,
+                            ai_kind,
+                            origin,
+                            intended_users,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(profiles.len(), 5 * 4 * 4 * 3 * 4);
+    let empty = match f.check(&set(f, vec![])) {
+        Ok(a) => a,
+        Err(e) => panic!("{e:?}"),
+    };
+    let asked = |p: &ProductProfile| -> std::collections::BTreeSet<String> {
+        let Ok(done) = f.completeness(&empty, p) else {
+            panic!("completeness refused its own framework");
+        };
+        // Every item lands in exactly one list.
+        let mut all: Vec<_> = [
+            &done.excluded,
+            &done.missing_required,
+            &done.missing_optional,
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+        all.sort();
+        let mut ids: Vec<_> = f.items().iter().map(|i| i.id.clone()).collect();
+        ids.sort();
+        assert_eq!(all, ids, "{p:?}");
+        let missing = done.missing_required;
+        missing.into_iter().collect()
+    };
+    for p in &profiles {
+        let here = asked(p);
+        // The classification and model card items are asked of every product.
+        for id in ["vn-classification", "ai-model-card", "ai-law-tier"] {
+            assert!(here.contains(id), "{id} not asked of {p:?}");
+        }
+        // Exactly one of the two legal routes once the class is known.
+        if p.vn_device_class.is_some() {
+            let routes = ["vn-declaration-ab", "vn-registration-cd"]
+                .iter()
+                .filter(|id| here.contains(**id))
+                .count();
+            assert_eq!(routes, 1, "{p:?}");
+        }
+        // Forgetting the class never asks fewer items.
+        let unknown_class = ProductProfile {
+            vn_device_class: None,
+            ..*p
+        };
+        assert!(asked(&unknown_class).is_superset(&here), "{p:?}");
+    }
+}
+
+#[test]
+fn a_reviewer_assessment_is_compared_with_the_vendor_answers() {
+    let c = catalog();
+    let f = framework(&c, "imdrf-gmlp");
+    let vendor = f.check(&set(
+        f,
+        vec![
+            answer("gmlp-01", code("met"), ""),
+            answer("gmlp-02", code("met"), ""),
+            answer("gmlp-03", code("met"), ""),
+        ],
+    ));
+    let reviewer = f.check(&set(
+        f,
+        vec![
+            answer("gmlp-01", code("met"), "Agreed"),
+            answer("gmlp-02", code("partly_met"), "No SBOM"),
+            answer(
+                "gmlp-04",
+                code("not_met"),
+                "Same hospital in train and test",
+            ),
+        ],
+    ));
+    let (Ok(vendor), Ok(reviewer)) = (vendor, reviewer) else {
+        panic!("answers rejected");
+    };
+    let differing = reviewer.differing_items(&vendor);
+    assert_eq!(
+        differing,
+        Ok(vec!["gmlp-02".into(), "gmlp-03".into(), "gmlp-04".into()])
+    );
+    let other = framework(&c, "who-ai-considerations");
+    let theirs = other.check(&set(other, vec![])).ok();
+    assert_eq!(
+        theirs.map(|t| reviewer.differing_items(&t).is_err()),
+        Some(true)
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Versions
 // ---------------------------------------------------------------------------------------------
