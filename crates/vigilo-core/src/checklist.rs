@@ -1561,12 +1561,11 @@ impl Framework {
                 }
             }
             let level = levels.iter().copied().min().unwrap_or(0);
-            let answered = levels.len();
             domains.push(DomainScore {
                 section: section.id.clone(),
                 level,
                 mean: mean(levels.iter().map(|&l| f64::from(l))),
-                items: answered,
+                items: levels.len(),
             });
         }
         // The most urgent first: lowest level, then framework order (stable sort keeps it).
