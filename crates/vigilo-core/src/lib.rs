@@ -4,10 +4,13 @@
 //! randomness arrive as parameters so that tests control them.
 
 pub mod admin_units;
+pub mod appraisal;
 pub mod audit;
+pub mod checklist;
 pub mod classification;
 pub mod clock;
 pub mod directory;
+pub mod documents;
 pub mod fda_list;
 pub mod identity;
 pub mod lang;
