@@ -7,7 +7,10 @@ timed end to end (reading the CSV files included) and the median of --runs runs 
     bench/.venv/bin/pip install numpy scipy scikit-learn pandas vigipy
     bench/.venv/bin/python bench/gen_data.py          # once, seeded
     (cd bench/cli-harness && cargo build --release)   # the same code as `vigilo eval|signals|drift`
-    bench/.venv/bin/python bench/run_bench.py [--runs 5] [--only eval,signals,drift,cusum]
+    bench/.venv/bin/python bench/run_bench.py [--runs 5] [--only eval,signals,drift,cusum,evidently]
+
+The Evidently comparison runs bench/evidently_drift.py in bench/.venv-evidently (Evidently
+needs pandas < 3), which this script creates and fills on first use.
 
 The binary is $VIGILO_STATS_BIN, else $CARGO_TARGET_DIR/release/vigilo-stats-cli, else
 bench/cli-harness/target/release/vigilo-stats-cli. The Rust side is bench/cli-harness, which compiles crates/vigilo/src/stats_cli.rs (the source of
@@ -176,6 +179,46 @@ def bench_drift(runs, name):
             "rust": rt, "python": pt, "rust_runs": rts, "python_runs": pts}
 
 
+# ------------------------------------------------------------------ evidently
+EVIDENTLY_VENV = os.path.join(HERE, ".venv-evidently")
+EVIDENTLY_REQ = ["evidently==0.7.23", "pandas<3"]
+
+
+def ensure_evidently_venv():
+    py = os.path.join(EVIDENTLY_VENV, "bin", "python")
+    if not os.path.exists(py):
+        subprocess.run([sys.executable, "-m", "venv", EVIDENTLY_VENV], check=True)
+        subprocess.run([py, "-m", "pip", "install", "-q", *EVIDENTLY_REQ], check=True)
+    return py
+
+
+def bench_evidently(runs, py_runs, name):
+    """vigilo drift against Evidently's DataDriftPreset on the same files. Evidently's
+    default test for numeric columns over 1,000 rows is the Wasserstein distance divided by
+    the reference's standard deviation (numpy, ddof 0): compared with vigilo's Wasserstein-1
+    divided by the same standard deviation."""
+    py = ensure_evidently_venv()
+    ref, cur = os.path.join(DATA, f"{name}_reference.csv"), os.path.join(DATA, f"{name}_current.csv")
+    rt, rts, r = run_rust(["drift", "--reference", ref, "--current", cur, "--format", "json"], runs)
+    env = dict(os.environ, DO_NOT_TRACK="1")
+    p = subprocess.run([py, os.path.join(HERE, "evidently_drift.py"), ref, cur, "--runs", str(py_runs)],
+                       capture_output=True, check=True, env=env)
+    ev = json.loads(p.stdout)
+    # Agreement before the times count: the normaliser is computed here, outside both timings.
+    ref_df = pd.read_csv(ref)
+    for c in r["columns"]:
+        e = ev["columns"][c["column"]]
+        if e["method"] != "Wasserstein distance (normed)":
+            raise SystemExit(f"Evidently used {e['method']} for {c['column']}; expected the normed Wasserstein distance")
+        norm = max(float(np.std(ref_df[c["column"]].to_numpy())), 0.001)
+        agree(f"normed w1 {c['column']}", c["wasserstein"] / norm, e["score"])
+    print(f"  normed Wasserstein agrees with Evidently on {len(r['columns'])} columns", file=sys.stderr)
+    shape = ref_df.shape
+    return {"name": f"drift vs Evidently, {shape[1]} columns x {shape[0]:,} rows",
+            "reference": f"Evidently {ev['evidently']} Report([DataDriftPreset()]) with pandas {ev['pandas']} read (own venv)",
+            "rust": rt, "python": ev["median"], "rust_runs": rts, "python_runs": ev["runs"]}
+
+
 # ------------------------------------------------------------------ cusum
 def cusum_python(path, h=5.0):
     df = pd.read_csv(path)
@@ -215,32 +258,38 @@ def bench_cusum(runs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--python-runs-slow", type=int, default=1, help="runs of the slow vigipy side")
-    ap.add_argument("--only", default="eval,cusum,drift_small,drift,signals_freq,signals")
+    ap.add_argument("--python-runs-slow", type=int, default=1, help="runs of the slow vigipy and Evidently sides")
+    ap.add_argument("--only", default="eval,cusum,drift_small,drift,signals_freq,signals,evidently_small,evidently")
     a = ap.parse_args()
     if not os.path.exists(BIN):
         raise SystemExit(f"build the harness first: {BIN} not found")
     results = []
     for part in a.only.split(","):
         print("running", part, file=sys.stderr)
+        load_before = os.getloadavg()
         if part == "eval":
             results.append(bench_eval(a.runs))
         elif part == "cusum":
             results.append(bench_cusum(a.runs))
         elif part in ("drift", "drift_small"):
             results.append(bench_drift(a.runs, part))
+        elif part in ("evidently", "evidently_small"):
+            results.append(bench_evidently(a.runs, a.python_runs_slow, "drift" if part == "evidently" else "drift_small"))
         elif part == "signals_freq":
             results.append(bench_signals(a.runs, a.runs, ["prr", "ror"]))
         elif part == "signals":
             results.append(bench_signals(a.runs, a.python_runs_slow, ["prr", "ror", "ic", "ebgm"]))
         r = results[-1]
+        # Others share the machine: the 1, 5 and 15 minute load averages around each part.
+        r["load_average"] = {"before": load_before, "after": os.getloadavg()}
         print(f"  {r['name']}: vigilo {r['rust']:.3f} s, reference {r['python']:.3f} s, ratio {r['python'] / r['rust']:.1f}x",
               file=sys.stderr)
         if "compute_only" in r:
             c = r["compute_only"]
             print(f"    compute only: vigilo {c['rust']:.4f} s, reference {c['python']:.4f} s, ratio {c['python'] / c['rust']:.1f}x",
                   file=sys.stderr)
-    print(json.dumps({"machine": os.uname().nodename, "cpus": os.cpu_count(), "results": results}, indent=1))
+    print(json.dumps({"machine": os.uname().nodename, "cpus": os.cpu_count(),
+                      "load_average_at_end": os.getloadavg(), "results": results}, indent=1))
 
 
 if __name__ == "__main__":

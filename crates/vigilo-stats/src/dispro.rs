@@ -308,28 +308,118 @@ impl FxHasher {
 
 pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
+/// A name as a hash-map key, kept inline up to 22 bytes (report ids usually are), so that a
+/// million report ids are not a million allocations to make and then free.
+#[derive(Debug, Clone)]
+enum NameKey {
+    Inline { len: u8, bytes: [u8; 22] },
+    Heap(Box<[u8]>),
+}
+
+impl NameKey {
+    fn new(s: &str) -> Self {
+        let b = s.as_bytes();
+        if b.len() <= 22 {
+            let mut bytes = [0u8; 22];
+            bytes[..b.len()].copy_from_slice(b);
+            // Fits: len <= 22.
+            NameKey::Inline {
+                len: b.len() as u8,
+                bytes,
+            }
+        } else {
+            NameKey::Heap(b.into())
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            NameKey::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            NameKey::Heap(b) => b,
+        }
+    }
+}
+
+// Hash and equality are those of the bytes, as `Borrow<[u8]>` requires.
+impl std::hash::Hash for NameKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl PartialEq for NameKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for NameKey {}
+
+impl std::borrow::Borrow<[u8]> for NameKey {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
 /// Interns strings to dense indices.
 #[derive(Debug, Default, Clone)]
 struct Interner {
-    map: HashMap<String, u32, BuildHasherDefault<FxHasher>>,
+    map: HashMap<NameKey, u32, BuildHasherDefault<FxHasher>>,
+    /// Names by index; not kept for report ids, which are never printed (one allocation
+    /// fewer per report).
     names: Vec<String>,
+    keep_names: bool,
+    len: u32,
+    /// The last name looked up and its index: rows of one report usually follow each
+    /// other, and comparing with the last name is cheaper than hashing it.
+    last_name: String,
+    last_index: Option<u32>,
 }
 
 impl Interner {
-    fn get(&mut self, s: &str) -> Result<u32> {
-        if let Some(&i) = self.map.get(s) {
-            return Ok(i);
+    fn with_names() -> Self {
+        Interner {
+            keep_names: true,
+            ..Default::default()
         }
-        let i = u32::try_from(self.names.len())
-            .map_err(|_| StatsError::InvalidInput("more than 2^32 distinct names".into()))?;
-        self.map.insert(s.to_string(), i);
-        self.names.push(s.to_string());
+    }
+
+    fn lookup(&self, s: &str) -> Option<u32> {
+        match self.last_index {
+            Some(i) if self.last_name == s => Some(i),
+            _ => self.map.get(s.as_bytes()).copied(),
+        }
+    }
+
+    fn get(&mut self, s: &str) -> Result<u32> {
+        if let Some(i) = self.last_index {
+            if self.last_name == s {
+                return Ok(i);
+            }
+        }
+        let i = match self.map.get(s.as_bytes()) {
+            Some(&i) => i,
+            None => {
+                let i = self.len;
+                self.len = self.len.checked_add(1).ok_or_else(|| {
+                    StatsError::InvalidInput("more than 2^32 distinct names".into())
+                })?;
+                self.map.insert(NameKey::new(s), i);
+                if self.keep_names {
+                    self.names.push(s.to_string());
+                }
+                i
+            }
+        };
+        self.last_name.clear();
+        self.last_name.push_str(s);
+        self.last_index = Some(i);
         Ok(i)
     }
 }
 
 /// Accumulates report rows (report id, product, event, optional stratum).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct ReportTableBuilder {
     reports: Interner,
     products: Interner,
@@ -342,9 +432,33 @@ pub struct ReportTableBuilder {
     stratified: Option<bool>,
 }
 
+impl Default for ReportTableBuilder {
+    fn default() -> Self {
+        ReportTableBuilder {
+            reports: Interner::default(),
+            products: Interner::with_names(),
+            events: Interner::with_names(),
+            strata: Interner::with_names(),
+            rows: Vec::new(),
+            report_stratum: Vec::new(),
+            stratified: None,
+        }
+    }
+}
+
 impl ReportTableBuilder {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty builder with room for about `rows` rows (and as many report ids), so that
+    /// large inputs are not rehashed and copied as they grow.
+    pub fn with_capacity(rows: usize) -> Self {
+        let mut b = Self::default();
+        b.rows.reserve(rows);
+        b.reports.map.reserve(rows);
+        b.report_stratum.reserve(rows);
+        b
     }
 
     /// Adds one (report, product, event) row, unstratified.
@@ -377,16 +491,14 @@ impl ReportTableBuilder {
                 "some rows have a stratum and others do not".into(),
             ));
         }
-        let known_stratum = stratum.and_then(|s| self.strata.map.get(s).copied());
-        if let Some(&r) = self.reports.map.get(report) {
-            let same = match stratum {
-                None => true,
-                Some(_) => known_stratum == Some(self.report_stratum[r as usize]),
-            };
-            if !same {
-                return Err(StatsError::InvalidInput(format!(
-                    "report {report} appears in two strata"
-                )));
+        if let Some(st) = stratum {
+            let known_stratum = self.strata.lookup(st);
+            if let Some(r) = self.reports.lookup(report) {
+                if known_stratum != Some(self.report_stratum[r as usize]) {
+                    return Err(StatsError::InvalidInput(format!(
+                        "report {report} appears in two strata"
+                    )));
+                }
             }
         }
         let s = match stratum {
@@ -401,6 +513,70 @@ impl ReportTableBuilder {
         let e = self.events.get(event)?;
         self.stratified = Some(stratum.is_some());
         self.rows.push((r, p, e));
+        Ok(())
+    }
+
+    /// Appends the rows of `other`, as if they had been added after this builder's own rows
+    /// (e.g. another part of the same file read on another thread). The same checks apply:
+    /// rows with and without strata do not mix, and a report keeps one stratum.
+    pub fn merge(&mut self, other: ReportTableBuilder) -> Result<()> {
+        if let (Some(a), Some(b)) = (self.stratified, other.stratified) {
+            if a != b {
+                return Err(StatsError::InvalidInput(
+                    "some rows have a stratum and others do not".into(),
+                ));
+            }
+        }
+        let remap = |into: &mut Interner, from: &Interner| -> Result<Vec<u32>> {
+            from.names.iter().map(|n| into.get(n)).collect()
+        };
+        let strata = remap(&mut self.strata, &other.strata)?;
+        let products = remap(&mut self.products, &other.products)?;
+        let events = remap(&mut self.events, &other.events)?;
+        let stratum_of = |s: u32| -> u32 {
+            if s == u32::MAX {
+                s
+            } else {
+                strata[s as usize]
+            }
+        };
+        // Report ids are only known through the map (their names are not kept); the order in
+        // which new ones get their index does not change the table.
+        let mut reports = vec![0u32; other.reports.len as usize];
+        self.reports.map.reserve(other.reports.map.len());
+        self.rows.reserve(other.rows.len());
+        for (name, i) in other.reports.map {
+            let s = stratum_of(other.report_stratum[i as usize]);
+            let r = match self.reports.map.get(name.as_bytes()) {
+                Some(&r) => {
+                    if self.report_stratum[r as usize] != s {
+                        return Err(StatsError::InvalidInput(format!(
+                            "report {} appears in two strata",
+                            String::from_utf8_lossy(name.as_bytes())
+                        )));
+                    }
+                    r
+                }
+                None => {
+                    let r = self.reports.len;
+                    self.reports.len = r.checked_add(1).ok_or_else(|| {
+                        StatsError::InvalidInput("more than 2^32 distinct names".into())
+                    })?;
+                    self.reports.map.insert(name, r);
+                    self.report_stratum.push(s);
+                    r
+                }
+            };
+            reports[i as usize] = r;
+        }
+        self.rows.extend(other.rows.iter().map(|&(r, p, e)| {
+            (
+                reports[r as usize],
+                products[p as usize],
+                events[e as usize],
+            )
+        }));
+        self.stratified = self.stratified.or(other.stratified);
         Ok(())
     }
 
@@ -629,6 +805,65 @@ mod tests {
     }
 
     #[test]
+    fn merged_builders_equal_one_builder() {
+        // Rows of a small file with repeated reports, cut in three parts at every position.
+        let rows: Vec<(String, String, String, String)> = (0..40)
+            .map(|i| {
+                (
+                    format!("r{}", (i * 7) % 13),
+                    format!("P{}", (i * 5) % 6),
+                    format!("E{}", (i * 3) % 4),
+                    format!("s{}", ((i * 7) % 13) % 3),
+                )
+            })
+            .collect();
+        for stratified in [false, true] {
+            let add = |b: &mut ReportTableBuilder, r: &(String, String, String, String)| {
+                if stratified {
+                    b.add_stratified(&r.0, &r.1, &r.2, &r.3)
+                } else {
+                    b.add(&r.0, &r.1, &r.2)
+                }
+            };
+            let mut one = ReportTableBuilder::new();
+            for r in &rows {
+                add(&mut one, r).expect("row");
+            }
+            for cut1 in 0..rows.len() {
+                let cut2 = (cut1 + 11).min(rows.len());
+                let mut parts = [
+                    ReportTableBuilder::new(),
+                    ReportTableBuilder::new(),
+                    ReportTableBuilder::new(),
+                ];
+                for (i, r) in rows.iter().enumerate() {
+                    let k = usize::from(i >= cut1) + usize::from(i >= cut2);
+                    add(&mut parts[k], r).expect("row");
+                }
+                let [mut m, p2, p3] = parts;
+                m.merge(p2).expect("merge");
+                m.merge(p3).expect("merge");
+                for unit in [CountingUnit::UniqueReports, CountingUnit::Pairs] {
+                    assert_eq!(
+                        m.build(unit).expect("table"),
+                        one.build(unit).expect("table"),
+                        "cut at {cut1}, {cut2}"
+                    );
+                }
+            }
+        }
+        // The checks of add_stratified hold across parts too.
+        let mut a = ReportTableBuilder::new();
+        a.add_stratified("r1", "P", "E", "s1").expect("row");
+        let mut b = ReportTableBuilder::new();
+        b.add_stratified("r1", "P", "F", "s2").expect("row");
+        assert!(a.clone().merge(b).is_err());
+        let mut c = ReportTableBuilder::new();
+        c.add("r2", "P", "E").expect("row");
+        assert!(a.merge(c).is_err());
+    }
+
+    #[test]
     fn too_small_for_mgps_still_scores() {
         let mut b = ReportTableBuilder::new();
         b.add("r1", "P", "E").expect("row");
@@ -726,6 +961,9 @@ pub struct SignalOptions {
     pub mgps: crate::mgps::MgpsOptions,
     /// Threads for the per-cell scores and the MGPS likelihood (the caller decides).
     pub threads: usize,
+    /// Score and return only cells with at least this many reports (or pairs). The MGPS
+    /// prior is still fitted on every observed cell, so the scores do not depend on it.
+    pub min_count: u64,
 }
 
 impl Default for SignalOptions {
@@ -737,6 +975,7 @@ impl Default for SignalOptions {
             chi2: Chi2Form::default(),
             mgps: crate::mgps::MgpsOptions::default(),
             threads: 1,
+            min_count: 1,
         }
     }
 }
@@ -781,7 +1020,8 @@ fn keep<T>(notes: &mut Vec<String>, name: &str, r: Result<T>) -> Option<T> {
     }
 }
 
-/// Computes the requested scores for every observed cell of the table.
+/// Computes the requested scores for every observed cell of the table with at least
+/// `opts.min_count` reports.
 pub fn signals(table: &DisproTable, opts: &SignalOptions) -> Result<SignalReport> {
     check_level(opts.level)?;
     let mut report_notes = Vec::new();
@@ -844,19 +1084,25 @@ pub fn signals(table: &DisproTable, opts: &SignalOptions) -> Result<SignalReport
             notes,
         }
     };
+    // Cells below the minimum count are not scored at all: in large tables most cells are
+    // singletons, and their posterior quantiles would be the bulk of the work.
+    let wanted: Vec<&Cell> = table
+        .cells
+        .iter()
+        .filter(|c| c.a >= opts.min_count)
+        .collect();
     // Cells are independent: contiguous chunks on scoped threads keep the output order.
-    let threads = opts.threads.clamp(1, 64).min(table.cells.len() / 1000 + 1);
+    let threads = opts.threads.clamp(1, 64).min(wanted.len() / 1000 + 1);
     let rows: Vec<SignalRow> = if threads <= 1 {
-        table.cells.iter().map(score).collect()
+        wanted.iter().map(|c| score(c)).collect()
     } else {
-        let chunk = table.cells.len().div_ceil(threads);
+        let chunk = wanted.len().div_ceil(threads);
         std::thread::scope(|sc| {
-            let handles: Vec<_> = table
-                .cells
+            let handles: Vec<_> = wanted
                 .chunks(chunk)
-                .map(|cells| sc.spawn(|| cells.iter().map(score).collect::<Vec<_>>()))
+                .map(|cells| sc.spawn(|| cells.iter().map(|c| score(c)).collect::<Vec<_>>()))
                 .collect();
-            let mut rows = Vec::with_capacity(table.cells.len());
+            let mut rows = Vec::with_capacity(wanted.len());
             for h in handles {
                 match h.join() {
                     Ok(part) => rows.extend(part),

@@ -684,45 +684,179 @@ fn eval_table(doc: &EvalDoc) -> String {
 
 // ------------------------------------------------------------------ signals
 
-/// Reads a reports file into a table builder.
+/// Reads a reports file into a table builder, on every core for large unquoted files.
 pub fn read_reports(args: &SignalsArgs) -> Result<dispro::ReportTableBuilder> {
-    let mut f = CsvFile::open(&args.reports)?;
-    let r = f.column(&args.report_column)?;
-    let p = f.column(&args.product_column)?;
-    let e = f.column(&args.event_column)?;
-    let strata: Vec<usize> = args
-        .strata
+    let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
+    read_reports_in_parts(args, parts)
+}
+
+/// Column positions of a reports file.
+struct ReportColumns {
+    count: usize,
+    report: usize,
+    product: usize,
+    event: usize,
+    strata: Vec<usize>,
+}
+
+/// Reads the file into memory and parses it in up to `parts` pieces cut at line ends, each
+/// into its own builder on its own thread, then merges them in file order (the merged
+/// builder equals one fed row by row). A file containing a quote is read in one piece,
+/// since a line end may then sit inside a field.
+fn read_reports_in_parts(args: &SignalsArgs, parts: usize) -> Result<dispro::ReportTableBuilder> {
+    let path = &args.reports;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut header_reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(bytes.as_slice());
+    let headers: Vec<String> = header_reader
+        .headers()
+        .with_context(|| format!("cannot read the header row of {}", path.display()))?
         .iter()
-        .map(|c| f.column(c))
-        .collect::<Result<_>>()?;
-    let path = f.path.clone();
-    let mut b = dispro::ReportTableBuilder::new();
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+        .collect();
+    let body_start = usize::try_from(header_reader.position().byte())?;
+    let column = |name: &str| -> Result<usize> {
+        headers.iter().position(|h| h == name).ok_or_else(|| {
+            anyhow!(
+                "{}: no column named {name:?} (columns: {})",
+                path.display(),
+                headers.join(", ")
+            )
+        })
+    };
+    let cols = ReportColumns {
+        count: headers.len(),
+        report: column(&args.report_column)?,
+        product: column(&args.product_column)?,
+        event: column(&args.event_column)?,
+        strata: args
+            .strata
+            .iter()
+            .map(|c| column(c))
+            .collect::<Result<_>>()?,
+    };
+    let body = bytes.get(body_start..).unwrap_or_default();
+    let first_line = 1 + bytes[..body_start].iter().filter(|&&b| b == b'\n').count() as u64;
+    // Pieces of at least 1 MB, cut after a line end.
+    let parts = if body.contains(&b'"') {
+        1
+    } else {
+        parts.clamp(1, 64).min(body.len() / (1 << 20) + 1)
+    };
+    let mut pieces: Vec<(&[u8], u64)> = Vec::with_capacity(parts);
+    let (mut rest, mut line) = (body, first_line);
+    for k in (1..=parts).rev() {
+        let cut = if k == 1 {
+            rest.len()
+        } else {
+            let target = rest.len() / k;
+            rest[target..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(rest.len(), |i| target + i + 1)
+        };
+        let (piece, tail) = rest.split_at(cut);
+        pieces.push((piece, line));
+        line += piece.iter().filter(|&&b| b == b'\n').count() as u64;
+        rest = tail;
+    }
+    let builders: Vec<Result<dispro::ReportTableBuilder>> = if pieces.len() == 1 {
+        vec![parse_reports(pieces[0].0, pieces[0].1, &cols, args)]
+    } else {
+        let cols = &cols;
+        std::thread::scope(|sc| {
+            let handles: Vec<_> = pieces
+                .iter()
+                .map(|&(piece, line)| sc.spawn(move || parse_reports(piece, line, cols, args)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow!("a reader thread failed")))
+                })
+                .collect()
+        })
+    };
+    // The first error in file order wins, as with a single reader.
+    let mut merged: Option<dispro::ReportTableBuilder> = None;
+    for b in builders {
+        let b = b?;
+        match merged.as_mut() {
+            None => merged = Some(b),
+            Some(m) => m
+                .merge(b)
+                .map_err(|err| anyhow!("{}: {err}", path.display()))?,
+        }
+    }
+    merged.ok_or_else(|| anyhow!("{}: no rows", path.display()))
+}
+
+/// Parses one piece of a reports file (no header) whose first row is on line `first_line`.
+fn parse_reports(
+    piece: &[u8],
+    first_line: u64,
+    cols: &ReportColumns,
+    args: &SignalsArgs,
+) -> Result<dispro::ReportTableBuilder> {
+    let path = &args.reports;
+    // Row lengths are checked against the header here, not by the reader, which would only
+    // compare with the first row of its own piece.
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(piece);
+    // Rows estimated from the line length at the start of the piece.
+    let sample = &piece[..piece.len().min(1 << 16)];
+    let sample_lines = sample.iter().filter(|&&b| b == b'\n').count().max(1);
+    let rows = piece.len() / sample.len().div_ceil(sample_lines).max(1);
+    let mut b = dispro::ReportTableBuilder::with_capacity(rows);
     let mut key = String::new();
     let mut rec = csv::ByteRecord::new();
-    while f
-        .reader
-        .read_byte_record(&mut rec)
-        .with_context(|| format!("{}: malformed CSV", path.display()))?
-    {
-        let rid = byte_field(&rec, r, &path, &args.report_column)?;
-        let prod = byte_field(&rec, p, &path, &args.product_column)?;
-        let ev = byte_field(&rec, e, &path, &args.event_column)?;
-        let line = line_of(&rec);
+    loop {
+        let more = reader.read_byte_record(&mut rec).map_err(|err| {
+            let line = err.position().map_or(0, |p| first_line + p.line() - 1);
+            anyhow!("{}:{line}: malformed CSV: {err}", path.display())
+        })?;
+        if !more {
+            break;
+        }
+        let line = first_line + line_of(&rec) - 1;
+        if rec.len() != cols.count {
+            bail!(
+                "{}:{line}: {} fields, the header has {}",
+                path.display(),
+                rec.len(),
+                cols.count
+            );
+        }
+        let field = |i: usize, col: &str| -> Result<&str> {
+            let raw = rec
+                .get(i)
+                .ok_or_else(|| anyhow!("{}:{line}: missing field {col:?}", path.display()))?;
+            std::str::from_utf8(raw)
+                .map(str::trim)
+                .map_err(|_| anyhow!("{}:{line}: column {col:?} is not UTF-8", path.display()))
+        };
+        let rid = field(cols.report, &args.report_column)?;
+        let prod = field(cols.product, &args.product_column)?;
+        let ev = field(cols.event, &args.event_column)?;
         if rid.is_empty() || prod.is_empty() || ev.is_empty() {
             bail!(
                 "{}:{line}: empty report id, product or event",
                 path.display()
             );
         }
-        let res = if strata.is_empty() {
+        let res = if cols.strata.is_empty() {
             b.add(rid, prod, ev)
         } else {
             key.clear();
-            for (k, &i) in strata.iter().enumerate() {
+            for (k, &i) in cols.strata.iter().enumerate() {
                 if k > 0 {
                     key.push('\u{1f}');
                 }
-                key.push_str(byte_field(&rec, i, &path, &args.strata[k])?);
+                key.push_str(field(i, &args.strata[k])?);
             }
             b.add_stratified(rid, prod, ev, &key)
         };
@@ -785,10 +919,10 @@ pub fn run_signals(args: &SignalsArgs) -> Result<()> {
             Chi2Form::Yates
         },
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        min_count: args.min_count,
         ..Default::default()
     };
     let mut report = dispro::signals(&table, &opts)?;
-    report.rows.retain(|r| r.table.a >= args.min_count);
     sort_signal_rows(&mut report.rows);
     let conventions = vec![
         match unit {
@@ -1294,6 +1428,63 @@ mod tests {
         assert!(parse_methods(&["prr".into(), "nope".into()]).is_err());
         let m = parse_methods(&["ROR".into(), "bcpnn".into()]).unwrap();
         assert!(m.ror && m.ic && !m.prr && !m.ebgm);
+    }
+
+    #[test]
+    fn reports_read_in_parts_equal_one_read() {
+        let d = tempfile::tempdir().unwrap();
+        let mut body = String::from("report_id,product,event\n");
+        for i in 0..3000 {
+            let _ = writeln!(body, "r{},P{},E{}", i / 3, (i * 7) % 11, (i * 5) % 13);
+        }
+        let args = |reports: PathBuf| SignalsArgs {
+            reports,
+            methods: vec!["prr".into()],
+            strata: vec![],
+            report_column: "report_id".into(),
+            product_column: "product".into(),
+            event_column: "event".into(),
+            unit: UnitArg::UniqueReports,
+            zero_cell: ZeroCellArg::HaldaneAnscombe,
+            uncorrected_chi2: false,
+            min_count: 1,
+            top: 10,
+            format: OutputFormat::Table,
+        };
+        let p = csv_file(&d, "r.csv", &body);
+        let one = read_reports_in_parts(&args(p.clone()), 1).unwrap();
+        // Pieces are at least 1 MB: pad the rows with spaces (trimmed away) to get three.
+        let padded: Vec<String> = body
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                if i == 0 {
+                    l.to_string()
+                } else {
+                    format!("{l}{}", " ".repeat(1000))
+                }
+            })
+            .collect();
+        let q = csv_file(&d, "q.csv", &(padded.join("\n") + "\n"));
+        let parts = read_reports_in_parts(&args(q), 3).unwrap();
+        for unit in [CountingUnit::UniqueReports, CountingUnit::Pairs] {
+            assert_eq!(one.build(unit).unwrap(), parts.build(unit).unwrap());
+        }
+        // An error in a later piece names its line in the whole file.
+        let mut broken = padded.clone();
+        broken[2700] = "r900,,E1".into();
+        let r = csv_file(&d, "bad.csv", &(broken.join("\n") + "\n"));
+        let e = read_reports_in_parts(&args(r), 3)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains(":2701:") && e.contains("empty"), "{e}");
+        let short = csv_file(&d, "short.csv", "report_id,product,event\nr1,P\n");
+        let e = read_reports_in_parts(&args(short), 1)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains(":2:") && e.contains("2 fields"), "{e}");
     }
 
     #[test]
