@@ -356,7 +356,17 @@ pub async fn access_layer(
                         .into_response()
                 }
             };
-            let token = form_field(&bytes, CSRF_FIELD).or_else(|| {
+            let multipart = parts
+                .headers
+                .get(axum::http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("multipart/form-data"));
+            let from_body = if multipart {
+                multipart_field(&parts, &bytes, CSRF_FIELD).await
+            } else {
+                form_field(&bytes, CSRF_FIELD)
+            };
+            let token = from_body.or_else(|| {
                 parts
                     .headers
                     .get(CSRF_HEADER)
@@ -373,6 +383,26 @@ pub async fn access_layer(
         }
     }
     next.run(req).await
+}
+
+/// A text field of a multipart form (file uploads). Forms put `csrf` first, so
+/// this reads only the start of the body.
+async fn multipart_field(
+    parts: &axum::http::request::Parts,
+    body: &axum::body::Bytes,
+    name: &str,
+) -> Option<String> {
+    use axum::extract::{FromRequest, Multipart};
+    let mut probe = Request::new(Body::from(body.clone()));
+    *probe.headers_mut() = parts.headers.clone();
+    *probe.extensions_mut() = parts.extensions.clone();
+    let mut form = Multipart::from_request(probe, &()).await.ok()?;
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some(name) {
+            return field.text().await.ok();
+        }
+    }
+    None
 }
 
 fn form_field(body: &[u8], name: &str) -> Option<String> {

@@ -7,7 +7,10 @@ use vigilo_store::Store;
 
 /// Jobs known to this build, with their intervals. Later areas add theirs here.
 pub fn job_table() -> Vec<(&'static str, time::Duration)> {
-    vec![("purge-expired-sessions", time::Duration::hours(1))]
+    vec![
+        ("purge-expired-sessions", time::Duration::hours(1)),
+        ("expire-licences", time::Duration::hours(1)),
+    ]
 }
 
 async fn run_job(store: &Store, name: &str) -> Result<String, String> {
@@ -16,6 +19,17 @@ async fn run_job(store: &Store, name: &str) -> Result<String, String> {
             .purge_expired()
             .await
             .map(|n| format!("{n} rows removed"))
+            .map_err(|e| e.to_string()),
+        "expire-licences" => store
+            .expire_due_licences("system:expire-licences")
+            .await
+            .map(|refs| {
+                if refs.is_empty() {
+                    "none due".to_string()
+                } else {
+                    format!("expired {}", refs.join(", "))
+                }
+            })
             .map_err(|e| e.to_string()),
         other => Err(format!("no handler for job '{other}'")),
     }

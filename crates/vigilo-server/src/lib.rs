@@ -5,6 +5,7 @@
 //! from that table, so a new route cannot forget its role check.
 
 pub mod api;
+pub mod appraisal;
 pub mod ctx;
 pub mod directory;
 pub mod error;
@@ -61,12 +62,16 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<ServerConfig>,
     pub i18n: Arc<i18n::I18n>,
+    /// Checklist frameworks shipped with this build (dossiers and readiness).
+    pub checklists: Arc<vigilo_core::checklist::Catalog>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error(transparent)]
     I18n(#[from] i18n::I18nError),
+    #[error("checklist frameworks are invalid: {0}")]
+    Checklists(#[from] vigilo_core::checklist::FrameworkErrors),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -82,6 +87,7 @@ impl AppState {
             store,
             config: Arc::new(config),
             i18n: Arc::new(i18n::I18n::load()?),
+            checklists: Arc::new(vigilo_core::checklist::Catalog::builtin()?),
         })
     }
 }

@@ -20,6 +20,10 @@ use utoipa::{Modify, OpenApi};
         crate::directory::api_changes,
         crate::products::api_create_product, crate::products::api_create_version,
         crate::products::api_publish_version, crate::products::api_classify,
+        crate::appraisal::api_list, crate::appraisal::api_open, crate::appraisal::api_get,
+        crate::appraisal::api_action, crate::appraisal::api_answers, crate::appraisal::api_document,
+        crate::appraisal::api_licences, crate::appraisal::api_licence,
+        crate::appraisal::api_licence_action,
     ),
     components(schemas(Problem)),
     modifiers(&Security)

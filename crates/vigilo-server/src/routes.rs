@@ -4,7 +4,7 @@
 
 use crate::ctx::{access_layer, access_log, context_layer, security_headers, Ctx};
 use crate::error::{AppError, ErrorCode};
-use crate::{api, directory, orgs, pages, products, AppState};
+use crate::{api, appraisal, directory, orgs, pages, products, AppState};
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
@@ -29,7 +29,19 @@ pub struct RouteSpec {
     pub path: &'static str,
     pub access: Access,
     pub handler: MethodRouter<AppState>,
+    /// A larger body limit than the server's default (file uploads).
+    pub body_limit: Option<usize>,
 }
+
+impl RouteSpec {
+    fn with_body_limit(mut self, limit: usize) -> Self {
+        self.body_limit = Some(limit);
+        self
+    }
+}
+
+/// Evidence files up to their limit, plus room for the multipart envelope.
+const UPLOAD_LIMIT: usize = vigilo_core::documents::MAX_DOCUMENT_BYTES + 64 * 1024;
 
 const ADMIN: Access = Access::Roles(&[Role::Admin]);
 const STAFF: Access = Access::Roles(&[Role::Admin, Role::Reviewer]);
@@ -49,6 +61,7 @@ fn spec(
         path,
         access,
         handler,
+        body_limit: None,
     }
 }
 
@@ -183,6 +196,80 @@ pub fn route_table() -> Vec<RouteSpec> {
             STAFF,
             post(products::review_withdraw),
         ),
+        spec(
+            M::GET,
+            "/applications",
+            VENDOR_OR_STAFF,
+            get(appraisal::list_page),
+        ),
+        spec(
+            M::POST,
+            "/applications",
+            VENDOR,
+            post(appraisal::open_submit),
+        ),
+        spec(
+            M::GET,
+            "/applications/{id}",
+            VENDOR_OR_STAFF,
+            get(appraisal::detail_page),
+        ),
+        spec(
+            M::POST,
+            "/applications/{id}/answers",
+            VENDOR,
+            post(appraisal::answers_submit),
+        ),
+        spec(
+            M::POST,
+            "/applications/{id}/assessment",
+            STAFF,
+            post(appraisal::assessment_submit),
+        ),
+        spec(
+            M::POST,
+            "/applications/{id}/documents",
+            VENDOR,
+            post(appraisal::document_upload),
+        )
+        .with_body_limit(UPLOAD_LIMIT),
+        spec(
+            M::GET,
+            "/applications/{id}/documents/{doc}",
+            VENDOR_OR_STAFF,
+            get(appraisal::document_download),
+        ),
+        spec(
+            M::POST,
+            "/applications/{id}/actions",
+            VENDOR_OR_STAFF,
+            post(appraisal::action_submit),
+        ),
+        spec(
+            M::POST,
+            "/applications/{id}/reviewer",
+            STAFF,
+            post(appraisal::assign_submit),
+        ),
+        spec(M::GET, "/licences", Public, get(appraisal::licences_page)),
+        spec(
+            M::GET,
+            "/licences/{id}",
+            Public,
+            get(appraisal::licence_detail),
+        ),
+        spec(
+            M::POST,
+            "/licences/{id}/actions",
+            ADMIN,
+            post(appraisal::licence_action),
+        ),
+        spec(
+            M::POST,
+            "/licences/{id}/extend",
+            STAFF,
+            post(appraisal::licence_extend),
+        ),
         spec(M::GET, "/provinces", Public, get(pages::provinces)),
         spec(M::GET, "/provinces/{code}", Public, get(pages::province)),
         // JSON API
@@ -193,6 +280,61 @@ pub fn route_table() -> Vec<RouteSpec> {
             get(api::openapi_json),
         ),
         spec(M::GET, "/api/v1/me", Authenticated, get(api::me)),
+        spec(
+            M::GET,
+            "/api/v1/applications",
+            VENDOR_OR_STAFF,
+            get(appraisal::api_list),
+        ),
+        spec(
+            M::POST,
+            "/api/v1/applications",
+            VENDOR,
+            post(appraisal::api_open),
+        ),
+        spec(
+            M::GET,
+            "/api/v1/applications/{id}",
+            VENDOR_OR_STAFF,
+            get(appraisal::api_get),
+        ),
+        spec(
+            M::POST,
+            "/api/v1/applications/{id}/actions",
+            VENDOR_OR_STAFF,
+            post(appraisal::api_action),
+        ),
+        spec(
+            M::PUT,
+            "/api/v1/applications/{id}/answers",
+            VENDOR,
+            axum::routing::put(appraisal::api_answers),
+        ),
+        spec(
+            M::POST,
+            "/api/v1/applications/{id}/documents",
+            VENDOR,
+            post(appraisal::api_document),
+        )
+        .with_body_limit(UPLOAD_LIMIT),
+        spec(
+            M::GET,
+            "/api/v1/licences",
+            Public,
+            get(appraisal::api_licences),
+        ),
+        spec(
+            M::GET,
+            "/api/v1/licences/{id}",
+            Public,
+            get(appraisal::api_licence),
+        ),
+        spec(
+            M::POST,
+            "/api/v1/licences/{id}/actions",
+            ADMIN,
+            post(appraisal::api_licence_action),
+        ),
         spec(M::GET, "/api/v1/admin-units", Public, get(api::admin_units)),
         spec(
             M::GET,
@@ -291,9 +433,11 @@ pub fn build(state: AppState) -> Router {
     let mut router: Router<AppState> = Router::new();
     for r in route_table() {
         // Each method gets its own access layer, so GET and POST on one path may differ.
+        let route_limit = r.body_limit.unwrap_or(limit).max(limit);
         let guarded = r
             .handler
-            .route_layer(from_fn_with_state((r.access, limit), access_layer));
+            .route_layer(from_fn_with_state((r.access, route_limit), access_layer))
+            .layer(DefaultBodyLimit::max(route_limit));
         router = router.route(r.path, guarded);
     }
     router

@@ -240,7 +240,10 @@ impl Store {
             ));
         }
         if frameworks.is_empty() {
-            return Err(invalid("frameworks", "a dossier needs at least one checklist"));
+            return Err(invalid(
+                "frameworks",
+                "a dossier needs at least one checklist",
+            ));
         }
         let framework_json = serde_json::to_string(
             &frameworks
@@ -544,10 +547,11 @@ impl Store {
         let now = self.now_text();
         let id = new_id();
         let mut tx = self.begin_write().await?;
-        let known: Option<(String,)> = sqlx::query_as("SELECT sha256 FROM documents WHERE sha256 = $1")
-            .bind(&sha)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let known: Option<(String,)> =
+            sqlx::query_as("SELECT sha256 FROM documents WHERE sha256 = $1")
+                .bind(&sha)
+                .fetch_optional(&mut *tx)
+                .await?;
         if known.is_none() {
             sqlx::query(
                 "INSERT INTO documents (sha256, size, media_type, content, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -685,6 +689,7 @@ impl Store {
     /// Saves one reviewer's assessments, allowed while the regulator holds the file.
     pub async fn save_assessments(
         &self,
+        actor: &str,
         reviewer_id: &str,
         application_id: &str,
         rows: &[ItemAnswer],
@@ -730,8 +735,13 @@ impl Store {
         append(
             &mut tx,
             &now,
-            &AuditEntry::new(reviewer_id, "application.assess", "application", application_id)
-                .after(json!({"items": rows.len()})),
+            &AuditEntry::new(
+                actor,
+                "application.assess",
+                "application",
+                application_id,
+            )
+            .after(json!({"items": rows.len()})),
         )
         .await?;
         tx.commit().await?;
@@ -874,7 +884,10 @@ impl Store {
             return Err(invalid("version", "the version belongs to another product"));
         }
         if version.id == parent.version_id {
-            return Err(invalid("version", "the licence already covers this version"));
+            return Err(invalid(
+                "version",
+                "the licence already covers this version",
+            ));
         }
         if reason.trim().is_empty() {
             return Err(invalid(
@@ -1077,10 +1090,11 @@ async fn refresh_licence_status(
     now: &str,
     product_id: &str,
 ) -> Result<(), StoreError> {
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT status FROM authorisations WHERE product_id = $1")
-        .bind(product_id)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT status FROM authorisations WHERE product_id = $1")
+            .bind(product_id)
+            .fetch_all(&mut *conn)
+            .await?;
     let statuses: Vec<LicenceStatus> = rows.iter().filter_map(|(s,)| s.parse().ok()).collect();
     let status = product_licence_status(&statuses);
     let n = sqlx::query(

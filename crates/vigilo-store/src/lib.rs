@@ -200,7 +200,8 @@ impl Store {
         &self.redacted_url
     }
 
-    pub(crate) fn now(&self) -> OffsetDateTime {
+    /// The store's clock (the system clock, or the test's).
+    pub fn now(&self) -> OffsetDateTime {
         self.clock.now()
     }
 

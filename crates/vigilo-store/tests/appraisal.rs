@@ -191,7 +191,12 @@ async fn publish(w: &World, version: &str) {
 }
 
 /// Takes an application from draft to the given decision through the usual path.
-async fn decided(w: &World, version: &str, outcome: DecisionOutcome, expires: time::Date) -> String {
+async fn decided(
+    w: &World,
+    version: &str,
+    outcome: DecisionOutcome,
+    expires: time::Date,
+) -> String {
     let s = &w.store;
     let app = s
         .open_application(&w.vendor, &w.maker, version, &frameworks())
@@ -366,7 +371,11 @@ async fn a_dossier_goes_from_draft_to_licence(db: &TestDb) {
     assert_eq!(licences.len(), 1);
     let l = &licences[0];
     assert_eq!(
-        (l.reference.as_str(), l.status.as_str(), l.version_id.as_str()),
+        (
+            l.reference.as_str(),
+            l.status.as_str(),
+            l.version_id.as_str()
+        ),
         ("GP-2026-000001", "active", w.version.as_str())
     );
     assert_eq!(l.expires_on, "2027-11-30");
@@ -412,7 +421,8 @@ async fn only_the_owner_and_only_open_once(db: &TestDb) {
         Err(StoreError::NotFound { .. })
     ));
     assert!(matches!(
-        s.open_application(&w.vendor, &w.maker, &w.version, &[]).await,
+        s.open_application(&w.vendor, &w.maker, &w.version, &[])
+            .await,
         Err(StoreError::Invalid {
             field: "frameworks",
             ..
@@ -497,7 +507,14 @@ async fn evidence_is_content_addressed_and_frozen_after_submission(db: &TestDb) 
         .await
         .unwrap();
     let b = s
-        .add_document(&w.vendor, &app.id, "copy.pdf", "application/pdf", &pdf, None)
+        .add_document(
+            &w.vendor,
+            &app.id,
+            "copy.pdf",
+            "application/pdf",
+            &pdf,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(a.sha256, b.sha256);
@@ -517,7 +534,14 @@ async fn evidence_is_content_addressed_and_frozen_after_submission(db: &TestDb) 
         .await
         .unwrap();
     let late = s
-        .add_document(&w.vendor, &app.id, "late.pdf", "application/pdf", b"%PDF-x", None)
+        .add_document(
+            &w.vendor,
+            &app.id,
+            "late.pdf",
+            "application/pdf",
+            b"%PDF-x",
+            None,
+        )
         .await;
     assert!(matches!(
         late,
@@ -547,7 +571,10 @@ async fn answers_and_assessments_are_kept_per_item(db: &TestDb) {
     s.save_answers(
         &w.vendor,
         &app.id,
-        &[answer("p1", "met", "see SOP"), answer("p2", "partly_met", "")],
+        &[
+            answer("p1", "met", "see SOP"),
+            answer("p2", "partly_met", ""),
+        ],
     )
     .await
     .unwrap();
@@ -562,7 +589,7 @@ async fn answers_and_assessments_are_kept_per_item(db: &TestDb) {
     );
     // Assessments wait until the regulator holds the file.
     assert!(s
-        .save_assessments(&w.reviewer, &app.id, &[answer("p1", "met", "ok")])
+        .save_assessments(&w.reviewer, &w.reviewer, &app.id, &[answer("p1", "met", "ok")])
         .await
         .is_err());
     s.transition_application(&w.vendor, Actor::Vendor, &app.id, C::Submit, "", None)
@@ -586,14 +613,21 @@ async fn answers_and_assessments_are_kept_per_item(db: &TestDb) {
     .unwrap();
     s.save_assessments(
         &w.reviewer,
+        &w.reviewer,
         &app.id,
-        &[answer("p1", "met", "SOP v3 seen"), answer("p2", "not_met", "no data")],
+        &[
+            answer("p1", "met", "SOP v3 seen"),
+            answer("p2", "not_met", "no data"),
+        ],
     )
     .await
     .unwrap();
     let a = s.assessments(&app.id).await.unwrap();
     assert_eq!(a.len(), 2);
-    assert_eq!((a[1].item_id.as_str(), a[1].value.as_str()), ("p2", "not_met"));
+    assert_eq!(
+        (a[1].item_id.as_str(), a[1].value.as_str()),
+        ("p2", "not_met")
+    );
     assert_eq!(s.answers(&app.id).await.unwrap()[0].value, "met");
 }
 
@@ -601,16 +635,31 @@ async fn licences_suspend_reinstate_revoke_and_expire(db: &TestDb) {
     let w = world(db).await;
     let s = &w.store;
     publish(&w, &w.version).await;
-    decided(&w, &w.version, DecisionOutcome::Approved, date!(2027 - 01 - 31)).await;
+    decided(
+        &w,
+        &w.version,
+        DecisionOutcome::Approved,
+        date!(2027 - 01 - 31),
+    )
+    .await;
     let licence = s.authorisations_of_product(&w.product).await.unwrap()[0].clone();
 
     let suspended = s
-        .change_licence("admin", &licence.id, LicenceCommand::Suspend, "signal under review")
+        .change_licence(
+            "admin",
+            &licence.id,
+            LicenceCommand::Suspend,
+            "signal under review",
+        )
         .await
         .unwrap();
     assert_eq!(suspended.status, "suspended");
     assert_eq!(
-        s.directory_entry(&w.product).await.unwrap().unwrap().licence_status,
+        s.directory_entry(&w.product)
+            .await
+            .unwrap()
+            .unwrap()
+            .licence_status,
         "suspended"
     );
     assert!(matches!(
@@ -618,9 +667,14 @@ async fn licences_suspend_reinstate_revoke_and_expire(db: &TestDb) {
             .await,
         Err(StoreError::Invalid { .. })
     ));
-    s.change_licence("admin", &licence.id, LicenceCommand::Reinstate, "signal refuted")
-        .await
-        .unwrap();
+    s.change_licence(
+        "admin",
+        &licence.id,
+        LicenceCommand::Reinstate,
+        "signal refuted",
+    )
+    .await
+    .unwrap();
     // The expiry job does nothing before the date...
     assert!(s.expire_due_licences("system").await.unwrap().is_empty());
     // ...and expires it on the day.
@@ -659,7 +713,12 @@ async fn licences_suspend_reinstate_revoke_and_expire(db: &TestDb) {
 
     // A second version approved later; revoking it is final.
     let v2 = s
-        .create_version(&w.vendor, &w.product, &VersionLabel::parse("2.0").unwrap(), &card())
+        .create_version(
+            &w.vendor,
+            &w.product,
+            &VersionLabel::parse("2.0").unwrap(),
+            &card(),
+        )
         .await
         .unwrap()
         .id;
@@ -677,9 +736,14 @@ async fn licences_suspend_reinstate_revoke_and_expire(db: &TestDb) {
         s.product(&w.product).await.unwrap().unwrap().licence_status,
         "active"
     );
-    s.change_licence("admin", &l2.id, LicenceCommand::Revoke, "unsafe advice confirmed")
-        .await
-        .unwrap();
+    s.change_licence(
+        "admin",
+        &l2.id,
+        LicenceCommand::Revoke,
+        "unsafe advice confirmed",
+    )
+    .await
+    .unwrap();
     assert!(s
         .change_licence("admin", &l2.id, LicenceCommand::Reinstate, "x")
         .await
@@ -705,19 +769,30 @@ async fn a_new_version_inside_the_change_plan_shares_the_licence(db: &TestDb) {
     .await;
     let parent = s.authorisations_of_product(&w.product).await.unwrap()[0].clone();
     let v11 = s
-        .create_version(&w.vendor, &w.product, &VersionLabel::parse("1.1").unwrap(), &card())
+        .create_version(
+            &w.vendor,
+            &w.product,
+            &VersionLabel::parse("1.1").unwrap(),
+            &card(),
+        )
         .await
         .unwrap()
         .id;
     assert!(matches!(
         s.extend_licence_to_version(&w.reviewer, &parent.id, &v11, "  ")
             .await,
-        Err(StoreError::Invalid { field: "reason", .. })
+        Err(StoreError::Invalid {
+            field: "reason",
+            ..
+        })
     ));
     assert!(matches!(
         s.extend_licence_to_version(&w.reviewer, &parent.id, &w.version, "same")
             .await,
-        Err(StoreError::Invalid { field: "version", .. })
+        Err(StoreError::Invalid {
+            field: "version",
+            ..
+        })
     ));
     let child = s
         .extend_licence_to_version(
@@ -729,7 +804,11 @@ async fn a_new_version_inside_the_change_plan_shares_the_licence(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(
-        (child.basis.as_str(), child.parent_id.as_deref(), child.expires_on.as_str()),
+        (
+            child.basis.as_str(),
+            child.parent_id.as_deref(),
+            child.expires_on.as_str()
+        ),
         ("change_control", Some(parent.id.as_str()), "2027-06-30")
     );
     assert_eq!(child.conditions(), parent.conditions());
