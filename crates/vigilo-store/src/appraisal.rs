@@ -193,7 +193,7 @@ fn year_of(now: &str) -> i32 {
 }
 
 /// Takes the next number of a named counter inside the caller's transaction.
-async fn next_counter(conn: &mut AnyConnection, name: &str) -> Result<i64, StoreError> {
+pub(crate) async fn next_counter(conn: &mut AnyConnection, name: &str) -> Result<i64, StoreError> {
     let updated: Option<(i64,)> =
         sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value")
             .bind(name)
@@ -547,23 +547,7 @@ impl Store {
         let now = self.now_text();
         let id = new_id();
         let mut tx = self.begin_write().await?;
-        let known: Option<(String,)> =
-            sqlx::query_as("SELECT sha256 FROM documents WHERE sha256 = $1")
-                .bind(&sha)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if known.is_none() {
-            sqlx::query(
-                "INSERT INTO documents (sha256, size, media_type, content, created_at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&sha)
-            .bind(bytes.len() as i64)
-            .bind(media_type)
-            .bind(bytes.to_vec())
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        crate::sandbox::store_blob(&mut tx, &now, media_type, bytes).await?;
         sqlx::query(
             "INSERT INTO application_documents (id, application_id, sha256, filename, media_type, size, item_ref, uploaded_by, uploaded_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -735,13 +719,8 @@ impl Store {
         append(
             &mut tx,
             &now,
-            &AuditEntry::new(
-                actor,
-                "application.assess",
-                "application",
-                application_id,
-            )
-            .after(json!({"items": rows.len()})),
+            &AuditEntry::new(actor, "application.assess", "application", application_id)
+                .after(json!({"items": rows.len()})),
         )
         .await?;
         tx.commit().await?;

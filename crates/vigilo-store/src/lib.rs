@@ -21,6 +21,7 @@ mod directory;
 mod error;
 mod jobs;
 mod orgs;
+mod sandbox;
 pub mod testing;
 mod time_fmt;
 
@@ -39,6 +40,9 @@ pub use directory::{
 pub use error::StoreError;
 pub use jobs::{JobClaim, JobRun};
 pub use orgs::{NewOrganisation, Organisation};
+pub use sandbox::{
+    NewDataset, NewStudy, SandboxDataset, SandboxStudy, SandboxSubmission, SubmissionOutcome,
+};
 pub use time_fmt::{format_time, parse_time};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
