@@ -5,6 +5,12 @@
 #
 #   bash bench/directory_search.sh                 # both backends, 2 rounds
 #   BACKENDS=sqlite ROUNDS=1 bash bench/directory_search.sh
+#   BUILD=0 CARGO_TARGET_DIR=/some/dir bash bench/directory_search.sh   # binaries built already
+#
+# Query types: the fixed paths of queries.tsv one at a time and mixed (after the first
+# request these are answered from the search cache), and `random`: two random words
+# per request (bench/directory/random_terms.lua), mostly cache misses. Each result
+# line records the one-minute load average at its end (the machine is shared).
 #
 # Needs wrk (apt-get install -y wrk), curl, jq, psql. Starts the throw-away PostgreSQL
 # of .ci/start-postgres.sh and (re)creates a database vigilo_bench in it; the SQLite
@@ -39,8 +45,10 @@ stop_server() {
 }
 trap stop_server EXIT INT TERM
 
-echo "== build (release)" >&2
-(cd "$ROOT" && cargo build --release -p vigilo -p vigilo-store --bins --examples)
+if [ "${BUILD:-1}" = 1 ]; then
+    echo "== build (release)" >&2
+    (cd "$ROOT" && cargo build --release -p vigilo -p vigilo-store --bins --examples)
+fi
 VIGILO="$CARGO_TARGET_DIR/release/vigilo"
 SEEDER="$CARGO_TARGET_DIR/release/examples/seed_directory"
 
@@ -97,6 +105,7 @@ cursor_page2	/api/v1/directory?cursor=$cursor
 maker	/api/v1/directory?q=H%E1%BA%A3i%20%C4%90%C4%83ng
 EOF
     cut -f2 "$OUT/queries.tsv" >"$OUT/paths-mix.txt"
+    : >"$OUT/paths-random.txt"  # random_terms.lua makes its own paths
     while IFS=$'\t' read -r name path; do
         # Every path must answer 200 before it is timed.
         curl -fsS -o /dev/null "http://127.0.0.1:$PORT$path"
@@ -104,12 +113,16 @@ EOF
     done <"$OUT/queries.tsv"
 }
 
+script_for() {
+    if [ "$1" = random ]; then echo "$ROOT/bench/directory/random_terms.lua"; else echo "$ROOT/bench/directory/rotate.lua"; fi
+}
+
 load() {
-    local label="$1" paths="$2" duration="$3"
+    local label="$1" paths="$2" duration="$3" script="$4"
     local line
     line="$(PATHS="$paths" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$duration" --timeout 10s \
-        -s "$ROOT/bench/directory/rotate.lua" "http://127.0.0.1:$PORT" | tee -a "$OUT/wrk-$BACKEND.log" | grep '^RESULT')"
-    echo "$BACKEND $label ${line#RESULT }" | tee -a "$OUT/results.txt"
+        -s "$script" "http://127.0.0.1:$PORT" | tee -a "$OUT/wrk-$BACKEND.log" | grep '^RESULT')"
+    echo "$BACKEND $label ${line#RESULT } load1=$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$OUT/results.txt"
 }
 
 : >"$OUT/results.txt"
@@ -123,7 +136,7 @@ for BACKEND in $BACKENDS; do
         echo "== $BACKEND round $round" >&2
         # A fresh server per run: requests still running when wrk stops (slow text
         # searches are not cancelled when the client goes) must not load the next run.
-        for name in mix $(cut -f1 "$OUT/queries.tsv"); do
+        for name in mix $(cut -f1 "$OUT/queries.tsv") random; do
             duration="$QUERY_DURATION"
             [ "$name" = mix ] && duration="$MIX_DURATION"
             start_server "$URL"
@@ -131,8 +144,8 @@ for BACKEND in $BACKENDS; do
             # text-free searches once instead of 100 times at once (see docs/benchmarks.md).
             while read -r path; do curl -fsS -o /dev/null "http://127.0.0.1:$PORT$path"; done <"$OUT/paths-$name.txt"
             PATHS="$OUT/paths-$name.txt" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" --timeout 10s \
-                -s "$ROOT/bench/directory/rotate.lua" "http://127.0.0.1:$PORT" >/dev/null
-            load "$name r$round" "$OUT/paths-$name.txt" "$duration"
+                -s "$(script_for "$name")" "http://127.0.0.1:$PORT" >/dev/null
+            load "$name r$round" "$OUT/paths-$name.txt" "$duration" "$(script_for "$name")"
             stop_server
         done
     done
@@ -140,14 +153,14 @@ done
 
 # Medians over rounds, per backend and query.
 echo
-echo "backend query rounds p50_ms p90_ms p99_ms rps errors(non-2xx+socket)"
+echo "backend query rounds p50_ms p90_ms p99_ms rps errors(non-2xx+socket) load1"
 awk '
 {
     key = $1 " " $2
     for (i = 4; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
     n[key]++
     p50[key, n[key]] = v["p50_ms"]; p90[key, n[key]] = v["p90_ms"]; p99[key, n[key]] = v["p99_ms"]
-    rps[key, n[key]] = v["rps"]
+    rps[key, n[key]] = v["rps"]; ld[key, n[key]] = v["load1"]
     err[key] += v["err_connect"] + v["err_read"] + v["err_write"] + v["err_status"] + v["err_timeout"]
     if (!(key in seen)) { seen[key] = 1; order[++k] = key }
 }
@@ -159,6 +172,6 @@ function median(a, key, m,    i, j, t, x) {
 END {
     for (i = 1; i <= k; i++) {
         key = order[i]; m = n[key]
-        printf "%s %d %.1f %.1f %.1f %.0f %d\n", key, m, median(p50, key, m), median(p90, key, m), median(p99, key, m), median(rps, key, m), err[key]
+        printf "%s %d %.1f %.1f %.1f %.0f %d %.1f\n", key, m, median(p50, key, m), median(p90, key, m), median(p99, key, m), median(rps, key, m), err[key], median(ld, key, m)
     }
 }' "$OUT/results.txt" | tee "$OUT/summary.txt"

@@ -2,7 +2,7 @@
 //! the searchable entry table and its change feed.
 
 use crate::audit::{append, AuditEntry};
-use crate::{new_id, Backend, Store, StoreError};
+use crate::{new_id, Store, StoreError};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::AnyConnection;
@@ -12,6 +12,11 @@ use vigilo_core::directory::{
 };
 use vigilo_core::text::fold;
 use vigilo_core::Lang;
+
+mod search;
+pub use search::search_terms;
+/// The search cache; `lib.rs` knows it by this name.
+pub(crate) type FacetCache = search::SearchCache;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Product {
@@ -218,28 +223,6 @@ pub struct DirectoryChange {
     pub title: String,
 }
 
-/// Search terms: folded, split on anything that is not a letter or digit, at
-/// most 8 terms of at most 64 characters, so no input makes an unbounded query.
-pub fn search_terms(text: &str) -> Vec<String> {
-    fold(text)
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|t| !t.is_empty())
-        .map(|t| t.chars().take(64).collect::<String>())
-        .take(8)
-        .collect()
-}
-
-fn encode_cursor(sort_name: &str, id: &str) -> String {
-    hex::encode(format!("{sort_name}\u{1f}{id}"))
-}
-
-fn decode_cursor(c: &str) -> Option<(String, String)> {
-    let bytes = hex::decode(c.trim()).ok()?;
-    let s = String::from_utf8(bytes).ok()?;
-    let (a, b) = s.split_once('\u{1f}')?;
-    Some((a.to_string(), b.to_string()))
-}
-
 /// A model card's every problem in one `Invalid` error, as `field (code)` pairs.
 fn check_card(card: &ModelCard) -> Result<(), StoreError> {
     card.validate().map_err(|errs| {
@@ -255,32 +238,6 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> StoreError {
     StoreError::Invalid {
         field,
         reason: reason.into(),
-    }
-}
-
-/// A condition with its bind values, built from constants and `$n` placeholders only.
-struct Conditions {
-    sql: Vec<String>,
-    binds: Vec<String>,
-}
-
-impl Conditions {
-    fn new() -> Self {
-        Conditions {
-            sql: Vec::new(),
-            binds: Vec::new(),
-        }
-    }
-    fn bind(&mut self, v: String) -> String {
-        self.binds.push(v);
-        format!("${}", self.binds.len())
-    }
-    fn where_clause(&self) -> String {
-        if self.sql.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", self.sql.join(" AND "))
-        }
     }
 }
 
@@ -819,7 +776,7 @@ impl Store {
         Ok(out)
     }
 
-    // ---- search ----
+    // ---- search (the search itself is in `search.rs`) ----
 
     pub async fn directory_entry(&self, id: &str) -> Result<Option<DirectoryEntry>, StoreError> {
         Ok(sqlx::query_as(sqlf!(
@@ -828,149 +785,6 @@ impl Store {
         .bind(id)
         .fetch_optional(self.pool())
         .await?)
-    }
-
-    /// Full-text search with complete facet counts and keyset pagination.
-    /// Each facet's counts apply every other facet's filter but not its own, so
-    /// a person sees what choosing another value would give.
-    pub async fn search_directory(&self, q: &DirectoryQuery) -> Result<DirectoryPage, StoreError> {
-        let terms = search_terms(&q.text);
-        let limit = q.limit.clamp(1, 100);
-        let cursor = match &q.cursor {
-            Some(c) if !c.trim().is_empty() => Some(decode_cursor(c).ok_or_else(|| {
-                invalid(
-                    "cursor",
-                    "not a cursor from this server; start again without it",
-                )
-            })?),
-            _ => None,
-        };
-        let build = |skip: Option<Facet>| -> Conditions {
-            let mut c = Conditions::new();
-            // Trigram indexes need three characters; shorter terms filter the rows
-            // the longer ones (or the facets) already narrowed down. On SQLite all
-            // long terms go into one FTS5 query (one index pass instead of one each).
-            let mut fts_terms = Vec::new();
-            for t in &terms {
-                if t.chars().count() >= 3 && self.backend() == Backend::Sqlite {
-                    fts_terms.push(format!("\"{}\"", t.replace('"', "")));
-                } else {
-                    let pattern = format!("%{}%", t.replace(['%', '_', '\\'], ""));
-                    let p = c.bind(pattern);
-                    c.sql.push(format!("search_text LIKE {p}"));
-                }
-            }
-            if !fts_terms.is_empty() {
-                let p = c.bind(fts_terms.join(" AND "));
-                c.sql.push(format!(
-                    "rowid IN (SELECT rowid FROM directory_fts WHERE directory_fts MATCH {p})"
-                ));
-            }
-            for (facet, values) in &q.filters {
-                if Some(*facet) == skip || values.is_empty() {
-                    continue;
-                }
-                let ps: Vec<String> = values.iter().take(20).map(|v| c.bind(v.clone())).collect();
-                c.sql
-                    .push(format!("{} IN ({})", facet.column(), ps.join(", ")));
-            }
-            c
-        };
-
-        let mut page_cond = build(None);
-        if let Some((sort, id)) = &cursor {
-            let a = page_cond.bind(sort.clone());
-            let b = page_cond.bind(id.clone());
-            page_cond.sql.push(format!(
-                "(sort_name > {a} OR (sort_name = {a} AND id > {b}))"
-            ));
-        }
-        let sql = format!(
-            "SELECT {ENTRY_COLUMNS} FROM directory_entries{} ORDER BY sort_name, id LIMIT {}",
-            page_cond.where_clause(),
-            limit + 1
-        );
-        let mut query = sqlx::query_as::<_, DirectoryEntry>(sqlx::AssertSqlSafe(sql));
-        for b in &page_cond.binds {
-            query = query.bind(b.clone());
-        }
-        let mut items = query.fetch_all(self.pool()).await?;
-        let next_cursor = if items.len() as i64 > limit {
-            items.truncate(limit as usize);
-            items.last().map(|e| encode_cursor(&e.sort_name, &e.id))
-        } else {
-            None
-        };
-
-        // Totals and facet counts depend only on the text and the filters, not on
-        // the page. Without text they are cached, checked against the newest change
-        // number so every process sees every other process's writes.
-        let cache_key = terms.is_empty().then(|| format!("{:?}", q.filters));
-        let version = match &cache_key {
-            Some(_) => Some(self.directory_version().await?),
-            None => None,
-        };
-        if let (Some(key), Some(v)) = (&cache_key, version) {
-            if let Some((total, facets)) = self.facet_cache.get(key, v) {
-                return Ok(DirectoryPage {
-                    total,
-                    facets,
-                    items,
-                    next_cursor,
-                });
-            }
-        }
-        let base = build(None);
-        let total: i64 = {
-            let sql = format!(
-                "SELECT COUNT(*) FROM directory_entries{}",
-                base.where_clause()
-            );
-            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
-            for b in &base.binds {
-                query = query.bind(b.clone());
-            }
-            query.fetch_one(self.pool()).await?
-        };
-
-        let mut facets = Vec::with_capacity(Facet::ALL.len());
-        for facet in Facet::ALL {
-            let c = build(Some(facet));
-            let col = facet.column();
-            let sql = format!(
-                "SELECT {col} AS value, COUNT(*) AS n FROM directory_entries{} GROUP BY {col} ORDER BY n DESC, value",
-                c.where_clause()
-            );
-            let mut query = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql));
-            for b in &c.binds {
-                query = query.bind(b.clone());
-            }
-            let counts = query
-                .fetch_all(self.pool())
-                .await?
-                .into_iter()
-                .map(|(value, count)| FacetCount { value, count })
-                .collect();
-            facets.push((facet, counts));
-        }
-        if let (Some(key), Some(v)) = (cache_key, version) {
-            self.facet_cache.put(key, v, total, facets.clone());
-        }
-        Ok(DirectoryPage {
-            total,
-            facets,
-            items,
-            next_cursor,
-        })
-    }
-
-    /// The newest change number: every write to the public directory records a change.
-    async fn directory_version(&self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM directory_changes")
-                .fetch_one(self.pool())
-                .await?,
-        )
     }
 
     /// Changes to the public directory after `after_seq`, oldest first.
@@ -1009,6 +823,15 @@ async fn record_change(
     kind: &str,
     title: &str,
 ) -> Result<(), StoreError> {
+    // Search caches trust MAX(seq) to name everything committed, so numbers must
+    // be taken in commit order. PostgreSQL hands out identity values at insert,
+    // not at commit; taking the audit head's row lock first (every directory
+    // write appends to the audit trail, which takes the same lock, and holds it
+    // to commit) serialises the numbering. On SQLite BEGIN IMMEDIATE already
+    // serialises writers and this update changes nothing.
+    sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(
         "INSERT INTO directory_changes (at, entry_id, kind, title) VALUES ($1, $2, $3, $4)",
     )
@@ -1189,58 +1012,4 @@ async fn upsert_entry(
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn terms_are_folded_and_bounded() {
-        assert_eq!(search_terms("Sàng lọc LAO"), vec!["sang", "loc", "lao"]);
-        assert_eq!(search_terms("%_'\";--"), Vec::<String>::new());
-        assert_eq!(search_terms(&"a ".repeat(100)).len(), 8);
-        assert_eq!(search_terms(&"x".repeat(10_000))[0].len(), 64);
-        assert_eq!(search_terms("Đà Nẵng"), vec!["da", "nang"]);
-    }
-
-    #[test]
-    fn cursors_round_trip() {
-        let c = encode_cursor("benh vien", "0190-x");
-        assert_eq!(
-            decode_cursor(&c),
-            Some(("benh vien".into(), "0190-x".into()))
-        );
-        assert_eq!(decode_cursor("zz"), None);
-    }
-}
-
-/// Facet counts and totals of text-free searches, valid for one directory version.
-/// Counts per facet, as a search returns them.
-type FacetCounts = Vec<(Facet, Vec<FacetCount>)>;
-
-#[derive(Default)]
-pub(crate) struct FacetCache {
-    entries: std::sync::Mutex<std::collections::HashMap<String, (i64, i64, FacetCounts)>>,
-}
-
-/// Filter combinations kept at once; past that the cache starts over.
-const FACET_CACHE_SIZE: usize = 256;
-
-impl FacetCache {
-    fn get(&self, key: &str, version: i64) -> Option<(i64, FacetCounts)> {
-        let map = self.entries.lock().ok()?;
-        map.get(key)
-            .filter(|(v, _, _)| *v == version)
-            .map(|(_, total, facets)| (*total, facets.clone()))
-    }
-
-    fn put(&self, key: String, version: i64, total: i64, facets: FacetCounts) {
-        if let Ok(mut map) = self.entries.lock() {
-            if map.len() >= FACET_CACHE_SIZE {
-                map.clear();
-            }
-            map.insert(key, (version, total, facets));
-        }
-    }
 }

@@ -63,6 +63,9 @@ conformance!(
     reliance_links,
     vendor_self_registration_is_atomic,
     cached_facets_follow_writes_from_any_process,
+    cached_search_equals_uncached_search,
+    identical_concurrent_searches_compute_once,
+    cached_text_search_follows_writes_from_any_process,
 );
 
 async fn open_at(db: &TestDb, clock: Arc<ManualClock>) -> Store {
@@ -1209,5 +1212,287 @@ async fn cached_facets_follow_writes_from_any_process(db: &TestDb) {
     assert!(
         classes.iter().any(|c| c.value == "B" && c.count == 1),
         "{classes:?}"
+    );
+}
+
+/// A directory with every facet varied: areas, risk classes, a foreign list.
+async fn varied_directory(store: &Store) {
+    let maker = manufacturer(store, "M1").await;
+    let other = manufacturer(store, "M2").await;
+    let areas = [
+        ClinicalArea::TuberculosisScreening,
+        ClinicalArea::Radiology,
+        ClinicalArea::CardiovascularRisk,
+        ClinicalArea::AcuteKidneyInjury,
+    ];
+    for i in 0..12 {
+        let area = areas[i % areas.len()];
+        let maker = if i % 3 == 0 { &other } else { &maker };
+        let id = published_product(
+            store,
+            maker,
+            &format!("Sàng lọc phim {i}"),
+            area,
+            &format!("Đọc phim X-quang ngực, sàng lọc lao, mẫu {i}"),
+        )
+        .await;
+        if i % 3 == 1 {
+            let class = ["B", "C"][i % 2];
+            store
+                .set_classification("rev", &id, &serde_json::json!({}), class, "confirmed")
+                .await
+                .unwrap();
+        }
+    }
+    store
+        .import_references(
+            "cli",
+            EntrySource::FdaAiList,
+            "2025-09",
+            &[
+                fda("K1", "Lung Phim AI", "2024-01-02"),
+                fda("K2", "Lao Chest AI", "2024-02-03"),
+                fda("K3", "Stroke AI", "2024-03-04"),
+            ],
+        )
+        .await
+        .unwrap();
+}
+
+fn directory_query(text: &str, filters: &[(Facet, &[&str])], limit: i64) -> DirectoryQuery {
+    DirectoryQuery {
+        text: text.into(),
+        filters: filters
+            .iter()
+            .map(|(f, vs)| (*f, vs.iter().map(|v| v.to_string()).collect()))
+            .collect(),
+        cursor: None,
+        limit,
+    }
+}
+
+async fn cached_search_equals_uncached_search(db: &TestDb) {
+    let store = db.open().await.unwrap();
+    varied_directory(&store).await;
+    let long = "x".repeat(100_000);
+    let many: Vec<String> = (0..500).map(|i| format!("area{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let queries = [
+        directory_query("", &[], 5),
+        directory_query("phim", &[], 5),
+        directory_query("sàng lọc lao", &[], 4),
+        directory_query("lao sang", &[(Facet::Source, &["local"])], 3),
+        directory_query(
+            "phim",
+            &[
+                (
+                    Facet::ClinicalArea,
+                    &["radiology", "tuberculosis_screening"],
+                ),
+                (Facet::RiskClass, &["B", "unclassified"]),
+            ],
+            2,
+        ),
+        directory_query("ai", &[(Facet::Domestic, &["0"])], 2),
+        directory_query("x ray mau 1", &[], 10),
+        directory_query(
+            "",
+            &[(Facet::Country, &["VN"]), (Facet::Modality, &["imaging"])],
+            4,
+        ),
+        directory_query("phim", &[(Facet::ClinicalArea, &["no_such_area"])], 5),
+        directory_query(&long, &[(Facet::ClinicalArea, &many)], 5),
+        directory_query("🦠 '%_\\\"", &[(Facet::Country, &[long.as_str()])], 5),
+    ];
+    for q in &queries {
+        // Walk every page: cold, then warm from the cache, then without it.
+        for round in 0..2 {
+            let mut cached = q.clone();
+            let mut reference = q.clone();
+            let mut pages = 0;
+            loop {
+                let a = store.search_directory(&cached).await.unwrap();
+                let b = store.search_directory_uncached(&reference).await.unwrap();
+                assert_eq!(
+                    serde_json::to_value(&a).unwrap(),
+                    serde_json::to_value(&b).unwrap(),
+                    "round {round}, page {pages} of {:?}",
+                    q.text.chars().take(20).collect::<String>()
+                );
+                assert!(a
+                    .facets
+                    .iter()
+                    .all(|(_, counts)| counts.iter().all(|c| c.count > 0)));
+                pages += 1;
+                match (a.next_cursor, b.next_cursor) {
+                    (Some(x), Some(y)) => {
+                        cached.cursor = Some(x);
+                        reference.cursor = Some(y);
+                    }
+                    _ => break,
+                }
+            }
+            assert!(pages < 20);
+        }
+    }
+    // The counts are those of the matches: a text search with filters, checked by hand.
+    let page = store
+        .search_directory(&directory_query(
+            "phim",
+            &[(Facet::Source, &["local"])],
+            100,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(page.total, 12);
+    let sources = &page
+        .facets
+        .iter()
+        .find(|(f, _)| *f == Facet::Source)
+        .unwrap()
+        .1;
+    let by_source: Vec<(&str, i64)> = sources
+        .iter()
+        .map(|c| (c.value.as_str(), c.count))
+        .collect();
+    assert_eq!(
+        by_source,
+        vec![("local", 12), ("fda_ai_list", 1)],
+        "own filter ignored"
+    );
+    let areas = &page
+        .facets
+        .iter()
+        .find(|(f, _)| *f == Facet::ClinicalArea)
+        .unwrap()
+        .1;
+    assert_eq!(
+        areas.iter().map(|c| c.count).sum::<i64>(),
+        12,
+        "other filters applied"
+    );
+    // Word order and repeats do not change the answer.
+    let a = store
+        .search_directory(&directory_query("lao sang loc lao", &[], 5))
+        .await
+        .unwrap();
+    let b = store
+        .search_directory(&directory_query("sàng lọc lao", &[], 5))
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&a).unwrap(),
+        serde_json::to_value(&b).unwrap()
+    );
+}
+
+async fn identical_concurrent_searches_compute_once(db: &TestDb) {
+    let store = db.open().await.unwrap();
+    varied_directory(&store).await;
+    let q = directory_query("sàng lọc phim", &[(Facet::Source, &["local"])], 5);
+    let before = store.directory_facet_computations();
+    let start = Arc::new(tokio::sync::Barrier::new(32));
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let (store, q, start) = (store.clone(), q.clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            store.search_directory(&q).await.unwrap()
+        }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(serde_json::to_value(t.await.unwrap()).unwrap());
+    }
+    assert!(answers.iter().all(|a| *a == answers[0]));
+    assert_eq!(answers[0]["total"], 12);
+    assert_eq!(
+        store.directory_facet_computations(),
+        before + 1,
+        "32 identical searches at once count facets once"
+    );
+    // Later pages reuse the counts of the first.
+    let first = store.search_directory(&q).await.unwrap();
+    let second = store
+        .search_directory(&DirectoryQuery {
+            cursor: first.next_cursor.clone(),
+            ..q.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(second.items.len(), 5);
+    assert_ne!(second.items[0].id, first.items[0].id);
+    assert_eq!(second.total, 12);
+    assert_eq!(store.directory_facet_computations(), before + 1);
+    // Another search is another key.
+    store
+        .search_directory(&directory_query("phim", &[], 5))
+        .await
+        .unwrap();
+    assert_eq!(store.directory_facet_computations(), before + 2);
+}
+
+async fn cached_text_search_follows_writes_from_any_process(db: &TestDb) {
+    let a = db.open().await.unwrap();
+    let b = db.open().await.unwrap();
+    varied_directory(&a).await;
+    let q = directory_query("phim", &[(Facet::ClinicalArea, &["radiology"])], 50);
+    // Three local products and FDA's radiology entry.
+    let page = a.search_directory(&q).await.unwrap();
+    assert_eq!(page.total, 4);
+    let computed = a.directory_facet_computations();
+    assert_eq!(a.search_directory(&q).await.unwrap().total, 4);
+    assert_eq!(
+        a.directory_facet_computations(),
+        computed,
+        "served from the cache"
+    );
+    // Another process (its own pool and cache) publishes a matching product.
+    let maker = manufacturer(&b, "M9").await;
+    let id = published_product(&b, &maker, "Phim Mới", ClinicalArea::Radiology, "Đọc phim").await;
+    let page = a.search_directory(&q).await.unwrap();
+    assert_eq!(
+        page.total, 5,
+        "the cache must not hide another process's write"
+    );
+    assert!(page.items.iter().any(|e| e.id == id));
+    assert_eq!(a.directory_facet_computations(), computed + 1);
+    let risks = &page
+        .facets
+        .iter()
+        .find(|(f, _)| *f == Facet::RiskClass)
+        .unwrap()
+        .1;
+    let before_unclassified = risks
+        .iter()
+        .find(|c| c.value == "unclassified")
+        .unwrap()
+        .count;
+    // A classification moves the product between risk facet values.
+    b.set_classification("rev", &id, &serde_json::json!({}), "D", "confirmed")
+        .await
+        .unwrap();
+    let page = a.search_directory(&q).await.unwrap();
+    let risks = &page
+        .facets
+        .iter()
+        .find(|(f, _)| *f == Facet::RiskClass)
+        .unwrap()
+        .1;
+    assert!(
+        risks.iter().any(|c| c.value == "D" && c.count == 1),
+        "{risks:?}"
+    );
+    assert_eq!(
+        risks
+            .iter()
+            .find(|c| c.value == "unclassified")
+            .unwrap()
+            .count,
+        before_unclassified - 1
+    );
+    assert_eq!(
+        serde_json::to_value(&page).unwrap(),
+        serde_json::to_value(a.search_directory_uncached(&q).await.unwrap()).unwrap()
     );
 }
