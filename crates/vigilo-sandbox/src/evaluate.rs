@@ -725,6 +725,58 @@ mod tests {
     }
 
     #[test]
+    fn a_protocol_naming_an_unknown_column_is_refused() {
+        let (d, p) = setup(&[1, 0, 1, 0], &[0.9, 0.1, 0.8, 0.3], &["A"; 4]);
+        let mut proto = protocol(Endpoint {
+            metric: Metric::Accuracy,
+            threshold: Some(0.5),
+            min_lower_bound: 0.1,
+        });
+        proto.subgroup_columns.push("province".into());
+        let Err(EvaluateError::InvalidProtocol(errors)) = evaluate(&d, &p, &proto) else {
+            panic!("expected an invalid protocol")
+        };
+        assert_eq!(
+            errors,
+            vec![crate::protocol::FieldError {
+                field: "subgroup_columns[1]".into(),
+                code: crate::protocol::FieldErrorCode::UnknownColumn
+            }]
+        );
+    }
+
+    #[test]
+    fn real_scores_skip_calibration() {
+        let labels = [1, 1, 0, 0, 1, 0];
+        let scores = [2.5, 0.3, -1.0, 0.1, 4.0, -3.0];
+        let mut ds = String::from("id,y,site\n");
+        let mut pr = String::from("case_id,score\n");
+        for (i, (y, s)) in labels.iter().zip(scores).enumerate() {
+            ds.push_str(&format!("c{i},{y},A\n"));
+            pr.push_str(&format!("c{i},{s}\n"));
+        }
+        let roles = ColumnRoles {
+            case_id: "id".into(),
+            label: "y".into(),
+            features: vec![],
+            subgroups: vec!["site".into()],
+        };
+        let d = parse_reference_csv(ds.as_bytes(), &roles, &DatasetLimits::default()).unwrap();
+        let p = parse_predictions(pr.as_bytes(), &d, ScoreKind::Real, 1 << 20).unwrap();
+        let mut proto = protocol(Endpoint {
+            metric: Metric::Sensitivity,
+            threshold: Some(0.2),
+            min_lower_bound: 0.1,
+        });
+        proto.score_kind = ScoreKind::Real;
+        let r = evaluate(&d, &p, &proto).unwrap();
+        assert!(r.calibration.is_none());
+        let c = r.at_threshold.confusion;
+        assert_eq!((c.tp, c.fn_, c.fp, c.tn), (3, 0, 0, 3));
+        assert_eq!(r.auroc.unwrap().estimate, 1.0);
+    }
+
+    #[test]
     fn thinning_keeps_ends_and_bounds_the_count() {
         let n = 10_000;
         let points: Vec<RocPoint> = (0..=n)

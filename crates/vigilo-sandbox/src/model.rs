@@ -72,7 +72,8 @@ pub enum ModelError {
     WrongInput { detail: String, expected: String },
     #[error("the model's output does not fit: {detail}. Expected {expected}")]
     WrongOutput { detail: String, expected: String },
-    #[error("the model could not be prepared or run: {detail}")]
+    /// tract could not type or optimise the graph (before any case was scored).
+    #[error("the model could not be prepared: {detail}")]
     Rejected { detail: String },
     #[error("case `{case_id}`: the model produced {value}, which is not {expected}")]
     BadScore {
@@ -93,13 +94,13 @@ pub enum ModelError {
 }
 
 impl ModelError {
-    /// Whether the model file parsed and the sandbox started running it. Only then does the
-    /// attempt count against the vendor's submission limit.
+    /// Whether the model file parsed, was prepared and the sandbox started running it. Only
+    /// then does the attempt count against the vendor's submission limit; nothing about the
+    /// labels can be learnt from an earlier failure.
     pub fn model_parsed(&self) -> bool {
         matches!(
             self,
-            ModelError::Rejected { .. }
-                | ModelError::BadScore { .. }
+            ModelError::BadScore { .. }
                 | ModelError::TooSlow { .. }
                 | ModelError::OutOfMemory { .. }
                 | ModelError::Crashed { .. }
@@ -291,7 +292,10 @@ fn classify_abnormal_exit(
             detail: format!(
                 "exit status {}: {}",
                 status.code().unwrap_or(-1),
-                stderr.lines().last().unwrap_or("")
+                stderr
+                    .lines()
+                    .rfind(|l| !l.trim().is_empty() && !l.starts_with("note:"))
+                    .unwrap_or("")
             ),
         },
     }
@@ -401,10 +405,34 @@ fn serve(input: &mut impl BufRead) -> Result<WorkerReply, String> {
         cols: request.cols as usize,
         names: request.feature_names,
     };
-    Ok(match crate::onnx::score(&model, &shape, values) {
-        Ok(scores) => WorkerReply::Scores { scores },
-        Err(error) => WorkerReply::Failed { error },
+    // tract panics on some failures (an allocation refused under RLIMIT_AS among them);
+    // turn the panic into a reply the vendor can read rather than a bare exit status.
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::onnx::score(&model, &shape, values)
+    }));
+    Ok(match run {
+        Ok(Ok(scores)) => WorkerReply::Scores { scores },
+        Ok(Err(error)) => WorkerReply::Failed { error },
+        Err(payload) => WorkerReply::Failed {
+            error: panic_error(payload.as_ref()),
+        },
     })
+}
+
+fn panic_error(payload: &(dyn std::any::Any + Send)) -> ModelError {
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    if ALLOC_FAILURE_MARKS.iter().any(|m| message.contains(m)) {
+        // The parent fills in the limit (see `with_limits`).
+        ModelError::OutOfMemory { limit_bytes: 0 }
+    } else {
+        ModelError::Crashed {
+            detail: format!("the runtime stopped: {message}"),
+        }
+    }
 }
 
 /// Sets the worker's own memory and processor limits before it touches the model.
@@ -453,5 +481,88 @@ impl InputShape {
             "one float32 input of shape [N, {}] with a dynamic (or {}) batch dimension N, the features in the order {}",
             self.cols, self.rows, names
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::ExitStatus;
+
+    #[test]
+    fn abnormal_exits_are_classified() {
+        let limits = RunLimits::default();
+        // Raw wait statuses: a signal number alone, or the exit code shifted left by 8.
+        let sigxcpu = ExitStatus::from_raw(24);
+        assert_eq!(
+            classify_abnormal_exit(sigxcpu, "", &limits),
+            ModelError::TooSlow {
+                limit_seconds: limits.cpu_seconds
+            }
+        );
+        let abort = ExitStatus::from_raw(6);
+        assert_eq!(
+            classify_abnormal_exit(abort, "memory allocation of 4096 bytes failed\n", &limits),
+            ModelError::OutOfMemory {
+                limit_bytes: limits.memory_bytes
+            }
+        );
+        assert_eq!(
+            classify_abnormal_exit(abort, "", &limits),
+            ModelError::Crashed {
+                detail: "killed by signal 6".into()
+            }
+        );
+        let panicked = ExitStatus::from_raw(101 << 8);
+        let stderr = "thread 'main' panicked at x.rs:1:1:\nindex out of bounds\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(
+            classify_abnormal_exit(panicked, stderr, &limits),
+            ModelError::Crashed {
+                detail: "exit status 101: index out of bounds".into()
+            }
+        );
+    }
+
+    #[test]
+    fn only_errors_after_parsing_count() {
+        assert!(!ModelError::Malformed {
+            detail: String::new()
+        }
+        .counts_against_limit());
+        assert!(!ModelError::Rejected {
+            detail: String::new()
+        }
+        .counts_against_limit());
+        assert!(!ModelError::Worker {
+            detail: String::new()
+        }
+        .counts_against_limit());
+        assert!(ModelError::TooSlow { limit_seconds: 1 }.counts_against_limit());
+        assert!(ModelError::OutOfMemory { limit_bytes: 1 }.counts_against_limit());
+    }
+
+    #[test]
+    fn bad_model_scores_name_the_case() {
+        let roles = crate::dataset::ColumnRoles {
+            case_id: "id".into(),
+            label: "y".into(),
+            features: vec![],
+            subgroups: vec![],
+        };
+        let dataset = crate::dataset::parse_reference_csv(
+            b"id,y\na,1\nb,0\n",
+            &roles,
+            &crate::dataset::DatasetLimits::default(),
+        )
+        .unwrap();
+        let err = predictions_from_model(b"m", &[0.5, f32::NAN], &dataset, ScoreKind::Probability)
+            .unwrap_err();
+        assert!(matches!(err, ModelError::BadScore { ref case_id, .. } if case_id == "b"));
+        let err = predictions_from_model(b"m", &[0.5, 1.5], &dataset, ScoreKind::Probability)
+            .unwrap_err();
+        assert!(err.counts_against_limit());
+        let ok = predictions_from_model(b"m", &[0.5, 1.5], &dataset, ScoreKind::Real).unwrap();
+        assert_eq!(ok.scores, [0.5, 1.5]);
     }
 }

@@ -226,7 +226,9 @@ pub(crate) fn score(
         if detail.contains("alloc") {
             ModelError::OutOfMemory { limit_bytes: 0 }
         } else {
-            ModelError::Rejected { detail }
+            ModelError::Crashed {
+                detail: format!("the runtime failed: {detail}"),
+            }
         }
     })?;
     let Some(output) = result.pop() else {
