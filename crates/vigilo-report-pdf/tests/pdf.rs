@@ -11,6 +11,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{decision_letter, english_report, TRICKY_NAME, VIETNAMESE_SAMPLE};
+use proptest::prelude::*;
 use vigilo_report::{Block, Document, Lang};
 use vigilo_report_pdf::{embedded_fonts, to_pdf, BODY_FONT, FALLBACK_FONT};
 
@@ -256,4 +257,24 @@ fn rendering_is_fast() {
     // Debug builds are several times slower than release; this only catches a regression
     // by an order of magnitude. The release figure is in docs/reports.md.
     assert!(elapsed.as_secs_f64() < 10.0, "took {elapsed:?}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    // Any text a vendor might type (ASCII punctuation included, Vietnamese letters) typesets
+    // and reads back unchanged.
+    #[test]
+    fn any_user_text_reads_back_literally(text in "[ -~ắằẳẵặốờựđĐ]{1,40}") {
+        let marked = format!("<<{text}>>");
+        let doc = Document {
+            lang: Lang::Vi,
+            title: "T".into(),
+            blocks: vec![Block::paragraph(marked.clone())],
+            ..Document::default()
+        };
+        let pdf = to_pdf(&doc).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let extracted = squash(&text_of(&pdf));
+        prop_assert!(extracted.contains(&squash(&marked)), "{:?} became {:?}", marked, extracted);
+    }
 }
