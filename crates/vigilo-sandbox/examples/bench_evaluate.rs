@@ -46,26 +46,46 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_submissions: 3,
     };
     let mut times = Vec::new();
+    // Seconds per phase and run: read, parse dataset, parse predictions, evaluate, JSON.
+    let mut phases: Vec<[f64; 5]> = Vec::new();
     let mut json = Vec::new();
     for _ in 0..runs {
         let started = Instant::now();
+        let mut lap = Instant::now();
+        let mut split = || {
+            let t = lap.elapsed().as_secs_f64();
+            lap = Instant::now();
+            t
+        };
         let dataset_bytes = std::fs::read(dataset_path)?;
         let predictions_bytes = std::fs::read(predictions_path)?;
+        let read = split();
         let dataset = parse_reference_csv(&dataset_bytes, &roles, &DatasetLimits::default())?;
+        let parse_dataset = split();
         let predictions = parse_predictions(
             &predictions_bytes,
             &dataset,
             protocol.score_kind,
             predictions_bytes.len(),
         )?;
+        let parse_predictions = split();
         let report = evaluate(&dataset, &predictions, &protocol)?;
+        let metrics = split();
         json = serde_json::to_vec(&report)?;
+        let serialise = split();
         times.push(started.elapsed().as_secs_f64());
+        phases.push([read, parse_dataset, parse_predictions, metrics, serialise]);
     }
     let report: serde_json::Value = serde_json::from_slice(&json)?;
     println!(
         "{}",
-        serde_json::json!({ "times_s": times, "report_bytes": json.len(), "report": report })
+        serde_json::json!({
+            "times_s": times,
+            "phases_s": phases,
+            "phase_names": ["read", "parse_dataset", "parse_predictions", "evaluate", "json"],
+            "report_bytes": json.len(),
+            "report": report,
+        })
     );
     Ok(())
 }
