@@ -2192,3 +2192,183 @@ pub async fn api_licence_action(
         .map_err(store_err(&ctx))?;
     Ok(Json(licence_out(a)))
 }
+
+// ---- decision letter ----
+
+fn letter_date(lang: Lang, at: &str) -> String {
+    let date = iso_date::parse(at.get(..10).unwrap_or(""));
+    match (lang, date) {
+        (Lang::Vi, Ok(d)) => format!(
+            "Hà Nội, ngày {} tháng {} năm {}",
+            d.day(),
+            u8::from(d.month()),
+            d.year()
+        ),
+        (Lang::En, Ok(d)) => format!("Hanoi, {}", iso_date::format(d)),
+        (_, Err(_)) => at.to_string(),
+    }
+}
+
+/// The decision letter for a licence, as one document for HTML and PDF.
+async fn letter_document(
+    state: &AppState,
+    ctx: &Ctx,
+    tr: &Tr,
+    a: &Authorisation,
+) -> AppResult<vigilo_report::Document> {
+    use vigilo_report::{Block, Document, Inline, Letterhead, Signature};
+    let store = &state.store;
+    let lang = tr.lang;
+    let product = store
+        .product(&a.product_id)
+        .await
+        .map_err(store_err(ctx))?
+        .ok_or_else(|| ctx.err(AppError::not_found()))?;
+    let version = store
+        .version(&a.version_id)
+        .await
+        .map_err(store_err(ctx))?
+        .map(|v| v.version)
+        .unwrap_or_default();
+    let maker = store
+        .organisation(&product.manufacturer_id)
+        .await
+        .map_err(store_err(ctx))?
+        .map(|o| match lang {
+            Lang::En => o.name_en.unwrap_or(o.name),
+            Lang::Vi => o.name,
+        })
+        .unwrap_or_default();
+    let app = match &a.application_id {
+        Some(id) => store.application(id).await.map_err(store_err(ctx))?,
+        None => None,
+    };
+    let conditions = conditions_view(state, ctx, tr, a.conditions()).await?;
+    let outcome = a
+        .outcome
+        .parse::<DecisionOutcome>()
+        .map(|o| o.label(lang).to_string())
+        .unwrap_or_default();
+    let mut blocks = vec![Block::Letterhead(Letterhead {
+        authority: vec![tr.t("authority-name").to_uppercase()],
+        reference: Some(format!("{}: {}", tr.t("letter-number"), a.reference)),
+        motto: match lang {
+            Lang::Vi => vec![
+                "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM".into(),
+                "Độc lập - Tự do - Hạnh phúc".into(),
+            ],
+            Lang::En => Vec::new(),
+        },
+        place_date: Some(letter_date(lang, &a.granted_at)),
+    })];
+    blocks.push(Block::paragraph(
+        tr.ta(
+            "letter-considering",
+            &[
+                (
+                    "dossier",
+                    app.as_ref()
+                        .map(|x| x.reference.clone())
+                        .unwrap_or_default(),
+                ),
+                ("maker", maker.clone()),
+                ("product", product.name.clone()),
+                ("version", version.clone()),
+            ],
+        ),
+    ));
+    blocks.push(Block::heading(1, tr.t("letter-decides")));
+    blocks.push(Block::KeyValue(vec![
+        (tr.t("app-product"), format!("{} {}", product.name, version)),
+        (tr.t("app-vendor"), maker),
+        (tr.t("app-decision"), outcome),
+        (tr.t("lic-number"), a.reference.clone()),
+        (
+            tr.t("lic-granted-on"),
+            a.granted_at.chars().take(10).collect(),
+        ),
+        (tr.t("lic-expires"), a.expires_on.clone()),
+    ]));
+    blocks.push(Block::heading(1, tr.t("letter-conditions")));
+    let mut items = vec![vec![Inline::plain(format!(
+        "{}: {}",
+        tr.t("lic-provinces"),
+        conditions.provinces
+    ))]];
+    if conditions.pilot_only {
+        items.push(vec![Inline::plain(tr.t("lic-pilot-only"))]);
+    }
+    if !conditions.duties.is_empty() {
+        items.push(vec![Inline::plain(format!(
+            "{}: {}",
+            tr.t("lic-duties"),
+            conditions.duties
+        ))]);
+    }
+    for (kpi, target) in &conditions.kpis {
+        items.push(vec![
+            Inline::plain(tr.t("letter-kpi")),
+            Inline::bold(format!(" {kpi} ≥ {target}")),
+        ]);
+    }
+    blocks.push(Block::List(items));
+    if let Some(reasons) = app.as_ref().and_then(|x| x.decision_reasons.clone()) {
+        blocks.push(Block::heading(1, tr.t("app-decision-reasons")));
+        blocks.push(Block::paragraph(reasons));
+    }
+    blocks.push(Block::paragraph(tr.t("letter-duties-general")));
+    blocks.push(Block::Signature(Signature {
+        place_date: None,
+        title: vec![tr.t("letter-signer-title")],
+        name: tr.t("letter-signer-note"),
+    }));
+    Ok(Document {
+        lang: match lang {
+            Lang::Vi => vigilo_report::Lang::Vi,
+            Lang::En => vigilo_report::Lang::En,
+        },
+        title: tr.t("letter-title"),
+        subtitle: Some(format!("{} {}", product.name, version)),
+        meta: Vec::new(),
+        created: vigilo_store::parse_time(&a.granted_at),
+        author: Some(tr.t("authority-name")),
+        footer: Some(format!("{} · /licences/{}", a.reference, a.id)),
+        blocks,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "letter.html")]
+struct LetterPage {
+    l: Layout,
+    id: String,
+    body: String,
+}
+
+pub async fn letter_page(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Arc<Ctx>>,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let a = licence_or_404(&state, &ctx, &id).await?;
+    let l = Layout::new(&state, &ctx);
+    let doc = letter_document(&state, &ctx, &l.tr, &a).await?;
+    let body = vigilo_report::to_html(&doc);
+    render(&LetterPage { l, id: a.id, body }, &ctx, StatusCode::OK)
+}
+
+pub async fn letter_pdf(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Arc<Ctx>>,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let a = licence_or_404(&state, &ctx, &id).await?;
+    let tr = Tr::new(state.i18n.clone(), ctx.lang);
+    let doc = letter_document(&state, &ctx, &tr, &a).await?;
+    crate::pdf_response(
+        &ctx,
+        doc,
+        &format!("{}-{}.pdf", a.reference, tr.lang.code()),
+    )
+    .await
+}

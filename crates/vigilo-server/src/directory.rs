@@ -440,6 +440,8 @@ struct ProductPageT {
     versions: Vec<VersionRow>,
     risk: Option<RiskView>,
     licence: String,
+    /// Every licence of the product's versions, with its status (the history is on each licence's page).
+    licences: Vec<crate::appraisal::LicenceRow>,
     reliance: Vec<RelianceRow>,
 }
 
@@ -568,7 +570,9 @@ pub async fn entry_page(
         .map_err(|e| ctx.err(e.into()))?
         .map(|o| o.name)
         .unwrap_or_default();
+    let licences = crate::appraisal::product_licences(&state, &ctx, tr.lang, &product.id).await?;
     let page = ProductPageT {
+        licences,
         card_title: tr.ta(
             "prod-model-card",
             &[(

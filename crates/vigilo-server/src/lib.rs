@@ -17,6 +17,7 @@ pub mod orgs;
 pub mod pages;
 pub mod products;
 pub mod routes;
+pub mod sandbox;
 
 use axum::Router;
 use std::net::SocketAddr;
@@ -42,6 +43,10 @@ pub struct ServerConfig {
     /// Failed logins allowed per user name in the throttle window.
     pub login_max_failures: i64,
     pub login_window: time::Duration,
+    /// How to start the sandbox worker that runs submitted models (the `vigilo`
+    /// binary's hidden `sandbox-worker` command). `None`: model submissions are
+    /// refused and predictions files still work.
+    pub sandbox_worker: Option<vigilo_sandbox::WorkerCommand>,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +58,7 @@ impl Default for ServerConfig {
             run_jobs: true,
             login_max_failures: 5,
             login_window: time::Duration::minutes(15),
+            sandbox_worker: None,
         }
     }
 }
@@ -90,6 +96,43 @@ impl AppState {
             checklists: Arc::new(vigilo_core::checklist::Catalog::builtin()?),
         })
     }
+}
+
+/// Renders a document to PDF off the async threads and answers with it.
+pub(crate) async fn pdf_response(
+    ctx: &ctx::Ctx,
+    doc: vigilo_report::Document,
+    filename: &str,
+) -> Result<axum::response::Response, AppError> {
+    use axum::http::{header, HeaderValue};
+    use axum::response::IntoResponse;
+    let bytes = tokio::task::spawn_blocking(move || vigilo_report_pdf::to_pdf(&doc))
+        .await
+        .map_err(|e| ctx.err(AppError::new(ErrorCode::Internal).detail(e.to_string())))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "PDF rendering failed");
+            ctx.err(AppError::new(ErrorCode::Internal))
+        })?;
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
+    let safe: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{safe}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
 }
 
 /// The full application router.

@@ -4,7 +4,7 @@
 
 use crate::ctx::{access_layer, access_log, context_layer, security_headers, Ctx};
 use crate::error::{AppError, ErrorCode};
-use crate::{api, appraisal, directory, orgs, pages, products, AppState};
+use crate::{api, appraisal, directory, orgs, pages, products, sandbox, AppState};
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
@@ -251,12 +251,69 @@ pub fn route_table() -> Vec<RouteSpec> {
             STAFF,
             post(appraisal::assign_submit),
         ),
+        spec(M::GET, "/sandbox", VENDOR_OR_STAFF, get(sandbox::desk)),
+        spec(
+            M::POST,
+            "/sandbox/datasets",
+            STAFF,
+            post(sandbox::dataset_upload),
+        )
+        .with_body_limit(sandbox::MAX_UPLOAD),
+        spec(
+            M::POST,
+            "/sandbox/studies",
+            STAFF,
+            post(sandbox::study_create),
+        ),
+        spec(
+            M::GET,
+            "/sandbox/studies/{id}",
+            VENDOR_OR_STAFF,
+            get(sandbox::study_detail),
+        ),
+        spec(
+            M::POST,
+            "/sandbox/studies/{id}/submissions",
+            VENDOR,
+            post(sandbox::submit),
+        )
+        .with_body_limit(sandbox::MAX_UPLOAD),
+        spec(
+            M::GET,
+            "/sandbox/submissions/{id}",
+            VENDOR_OR_STAFF,
+            get(sandbox::report_page),
+        ),
+        spec(
+            M::GET,
+            "/sandbox/submissions/{id}/report.json",
+            VENDOR_OR_STAFF,
+            get(sandbox::report_json),
+        ),
+        spec(
+            M::GET,
+            "/sandbox/submissions/{id}/report.pdf",
+            VENDOR_OR_STAFF,
+            get(sandbox::report_pdf),
+        ),
         spec(M::GET, "/licences", Public, get(appraisal::licences_page)),
         spec(
             M::GET,
             "/licences/{id}",
             Public,
             get(appraisal::licence_detail),
+        ),
+        spec(
+            M::GET,
+            "/licences/{id}/letter",
+            Public,
+            get(appraisal::letter_page),
+        ),
+        spec(
+            M::GET,
+            "/licences/{id}/letter.pdf",
+            Public,
+            get(appraisal::letter_pdf),
         ),
         spec(
             M::POST,

@@ -334,6 +334,28 @@ async fn a_dossier_through_the_pages_to_a_public_licence(backend: Backend) {
         .unwrap();
     assert_eq!(entry["licence_status"], "active", "{entry}");
 
+    // The decision letter, in both languages, as HTML and PDF; the product page lists the licence.
+    let (status, html) = page(&anon, s.url(&format!("{licence_path}/letter?lang=vi"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"));
+    assert!(html.contains("tb_sensitivity"));
+    assert!(html.contains("Độ nhạy 0,91"), "the decision's reasons");
+    let (_, html) = page(&anon, s.url(&format!("{licence_path}/letter?lang=en"))).await;
+    assert!(html.contains("Decision on a licence"));
+    let pdf = anon
+        .get(s.url(&format!("{licence_path}/letter.pdf")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), StatusCode::OK);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF-"));
+    let (_, html) = page(&anon, s.url(&format!("/directory/{product}"))).await;
+    assert!(
+        html.contains(&licence_path),
+        "the product page links its licence"
+    );
+
     // Only an administrator suspends; the directory follows.
     let r = rv
         .post(s.url(&format!("{licence_path}/actions")))

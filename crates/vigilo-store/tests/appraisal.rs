@@ -589,7 +589,12 @@ async fn answers_and_assessments_are_kept_per_item(db: &TestDb) {
     );
     // Assessments wait until the regulator holds the file.
     assert!(s
-        .save_assessments(&w.reviewer, &w.reviewer, &app.id, &[answer("p1", "met", "ok")])
+        .save_assessments(
+            &w.reviewer,
+            &w.reviewer,
+            &app.id,
+            &[answer("p1", "met", "ok")]
+        )
         .await
         .is_err());
     s.transition_application(&w.vendor, Actor::Vendor, &app.id, C::Submit, "", None)

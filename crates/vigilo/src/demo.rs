@@ -148,7 +148,8 @@ pub async fn load_demo(store: &Store) -> Result<Vec<(String, Role)>> {
             .await?;
         out.push((name.to_string(), role));
     }
-    load_demo_products(store, &maker.id).await?;
+    let products = load_demo_products(store, &maker.id).await?;
+    crate::demo_appraisal::load(store, &products).await?;
     load_fda_list(store).await;
     store.meta_set(DEMO_MARK, "true").await?;
     Ok(out)
@@ -215,6 +216,12 @@ const DEMO_PRODUCTS: &[DemoProduct] = &[
         users: "Bác sĩ chẩn đoán hình ảnh", population: "Người sàng lọc ung thư phổi",
         metrics: &[("sensitivity", 0.95, 0.92, 0.97, "Bộ dữ liệu công khai LIDC và 2 bệnh viện")],
         answers: (Situation::Serious, Significance::DriveClinicalManagement, Autonomy::ClinicianInTheLoop, false, IntendedUsers::HealthcareProfessionals), confirmed: true },
+    DemoProduct { maker: 0, name: "TếBào Vú FNA (mẫu)", name_en: "Breast FNA Cytology (demo)", area: ClinicalArea::Other, modality: InputModality::Imaging, kind: AiKind::Locked,
+        use_vi: "Phân loại khối u vú lành tính hay ác tính từ đặc trưng nhân tế bào trên ảnh chọc hút kim nhỏ (FNA), hỗ trợ bác sĩ giải phẫu bệnh.",
+        use_en: "Classifies breast masses as benign or malignant from cell nucleus features of fine needle aspirate images, supporting pathologists.",
+        users: "Bác sĩ giải phẫu bệnh", population: "Phụ nữ có khối u vú được chọc hút kim nhỏ",
+        metrics: &[("AUROC", 0.97, 0.95, 0.99, "Wisconsin Diagnostic Breast Cancer, phần huấn luyện")],
+        answers: (Situation::Serious, Significance::DriveClinicalManagement, Autonomy::ClinicianInTheLoop, false, IntendedUsers::HealthcareProfessionals), confirmed: true },
 ];
 
 /// FDA's public AI-enabled device list, when the shared data folder is beside the
@@ -255,7 +262,8 @@ async fn load_fda_list(store: &Store) {
     }
 }
 
-async fn load_demo_products(store: &Store, first_maker: &str) -> Result<()> {
+/// Loads the demo products; returns `(product id, version id)` in `DEMO_PRODUCTS` order.
+async fn load_demo_products(store: &Store, first_maker: &str) -> Result<Vec<(String, String)>> {
     let actor = "demo";
     let second = store
         .create_organisation(
@@ -270,6 +278,7 @@ async fn load_demo_products(store: &Store, first_maker: &str) -> Result<()> {
         )
         .await?;
     let makers = [first_maker.to_string(), second.id];
+    let mut created = Vec::new();
     for d in DEMO_PRODUCTS {
         let product = store
             .create_product(
@@ -332,8 +341,9 @@ async fn load_demo_products(store: &Store, first_maker: &str) -> Result<()> {
                 status,
             )
             .await?;
+        created.push((product.id, v.id));
     }
-    Ok(())
+    Ok(created)
 }
 
 pub async fn run(url: &str, bind: &str) -> Result<()> {
@@ -341,7 +351,11 @@ pub async fn run(url: &str, bind: &str) -> Result<()> {
     let store = Store::open(url).await?;
     let accounts = load_demo(&store).await?;
     let db = store.redacted_url().to_string();
-    crate::run_server(store, bind, ServerConfig::default(), move |addr| {
+    let config = ServerConfig {
+        sandbox_worker: crate::sandbox_worker(),
+        ..ServerConfig::default()
+    };
+    crate::run_server(store, bind, config, move |addr| {
         let mut text = format!("\n  Vigilo demo is running at {addr}\n");
         text +=
             &format!("  Database: {db} (fresh demo data; replaced at the next `vigilo demo`)\n\n");

@@ -2,6 +2,7 @@
 //! crate that reads arguments, environment variables and config files.
 
 mod demo;
+mod demo_appraisal;
 mod import;
 mod stats_cli;
 
@@ -104,6 +105,19 @@ enum Command {
     Signals(stats_cli::SignalsArgs),
     /// Drift between a reference and a current data file: PSI, KS, Jensen-Shannon, Wasserstein
     Drift(stats_cli::DriftArgs),
+    /// Runs one submitted model for the sandbox (started by the server, reads stdin)
+    #[command(hide = true)]
+    SandboxWorker,
+}
+
+/// How the server starts the sandbox worker: this same executable, hidden command.
+pub fn sandbox_worker() -> Option<vigilo_sandbox::WorkerCommand> {
+    std::env::current_exe()
+        .ok()
+        .map(|program| vigilo_sandbox::WorkerCommand {
+            program,
+            args: vec!["sandbox-worker".into()],
+        })
 }
 
 #[derive(Args)]
@@ -341,6 +355,7 @@ async fn run(cli: Cli) -> Result<()> {
                 secure_cookies: (a.secure_cookies || file.secure_cookies == Some(true))
                     .then_some(true),
                 run_jobs: !(a.no_jobs || file.no_jobs == Some(true)),
+                sandbox_worker: sandbox_worker(),
                 ..defaults
             };
             let bind = a
@@ -376,6 +391,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Eval(a) => stats_cli::run_eval(&a),
         Command::Signals(a) => stats_cli::run_signals(&a),
         Command::Drift(a) => stats_cli::run_drift(&a),
+        Command::SandboxWorker => Ok(()),
         Command::Audit(AuditCommand::Verify { db }) => {
             let store = open(&db, &file).await?;
             let out = store.verify_audit().await?;
@@ -540,6 +556,10 @@ async fn token_command(cmd: TokenCommand, file: &ConfigFile) -> Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::SandboxWorker) {
+        // The worker talks to its parent over stdin and stdout only.
+        return vigilo_sandbox::worker_main();
+    }
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
