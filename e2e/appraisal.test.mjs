@@ -115,6 +115,9 @@ test('the vendor reads the blind sandbox report of its breast cytology model', {
   await goto(page, '/sandbox');
   await submit(page, '#studies a[href^="/sandbox/studies/"]');
   assert.match(await text(page), /SHA-256/);
+  // Both the predictions file and the ONNX model (run by the sandbox worker) were evaluated.
+  assert.match(await text(page), /onnx/);
+  assert.match(await text(page), /predictions/);
   await submit(page, '#submissions a[href^="/sandbox/submissions/"]');
   assert.ok(await page.$('svg'), 'the ROC curve is drawn');
   assert.match(await text(page), /AUROC/);
