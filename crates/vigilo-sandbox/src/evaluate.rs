@@ -209,6 +209,17 @@ pub enum Verdict {
     NotEvaluable,
 }
 
+impl Verdict {
+    /// The stable code, as in the JSON report.
+    pub fn code(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::NotEvaluable => "not_evaluable",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EndpointRole {

@@ -743,14 +743,6 @@ async fn evaluate_submission(
     .map_err(|e| AppError::new(ErrorCode::Internal).detail(e.to_string()))?
 }
 
-fn verdict_code(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "pass",
-        Verdict::Fail => "fail",
-        Verdict::NotEvaluable => "not_evaluable",
-    }
-}
-
 pub async fn submit(
     State(state): State<AppState>,
     Extension(ctx): Extension<Arc<Ctx>>,
@@ -790,7 +782,7 @@ pub async fn submit(
                     &file,
                     SubmissionOutcome::Evaluated {
                         report_json,
-                        verdict: verdict_code(report.overall).into(),
+                        verdict: report.overall.code().into(),
                     },
                 )
                 .await
@@ -884,7 +876,7 @@ fn report_document(
         format!(
             "{}: {}",
             tr.t("sb-overall"),
-            verdict_label(tr, verdict_code(r.overall))
+            verdict_label(tr, r.overall.code())
         ),
     ));
     blocks.push(Block::heading(1, tr.t("sb-endpoints")));
@@ -904,7 +896,7 @@ fn report_document(
                     e.result
                         .map(|x| format!("{} ({}–{})", n(x.estimate), n(x.lower), n(x.upper)))
                         .unwrap_or_else(|| e.reason.clone().unwrap_or_default()),
-                    verdict_label(tr, verdict_code(e.verdict)),
+                    verdict_label(tr, e.verdict.code()),
                 ]
             })
             .collect(),

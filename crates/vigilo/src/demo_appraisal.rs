@@ -10,7 +10,7 @@ use vigilo_core::appraisal::{
 use vigilo_core::checklist::Catalog;
 use vigilo_sandbox::{
     evaluate, parse_predictions, parse_reference_csv, predictions_from_model, run_model,
-    ColumnRoles, DatasetLimits, Endpoint, Metric, Protocol, RunLimits, ScoreKind, Verdict,
+    ColumnRoles, DatasetLimits, Endpoint, Metric, Protocol, RunLimits, ScoreKind,
 };
 use vigilo_store::{DecisionInput, ItemAnswer, NewDataset, NewStudy, Store, SubmissionOutcome};
 
@@ -346,11 +346,7 @@ async fn record(
     file: &[u8],
     report: &vigilo_sandbox::EvaluationReport,
 ) -> Result<()> {
-    let verdict = match report.overall {
-        Verdict::Pass => "pass",
-        Verdict::Fail => "fail",
-        Verdict::NotEvaluable => "not_evaluable",
-    };
+    let verdict = report.overall.code();
     store
         .record_submission(
             VENDOR,
