@@ -2,60 +2,11 @@
 // answers an item, attaches a PDF and submits; a reviewer screens it; the public reads the
 // licence register, a licence and its decision letter; the vendor reads a sandbox report.
 // Run like smoke.test.mjs (VIGILO_BASE_URL, VIGILO_CHROMIUM).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { BASE, RESULTS, TEST_TIMEOUT, useBrowser, newPage, goto, submit, login, text } from './helpers.mjs';
 
-const BASE = (process.env.VIGILO_BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
-const CHROMIUM = process.env.VIGILO_CHROMIUM || '/usr/bin/chromium';
-const PASSWORD = 'vigilo-demo-2026';
-const RESULTS = fileURLToPath(new URL('./test-results/', import.meta.url));
-const TEST_TIMEOUT = 120_000;
-
-let browser;
-
-before(async () => {
-  mkdirSync(RESULTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-async function newPage(t, locale = 'vi-VN') {
-  const context = await browser.newContext({ locale, viewport: { width: 1280, height: 900 } });
-  context.setDefaultTimeout(15_000);
-  t.after(() => context.close());
-  return context.newPage();
-}
-
-async function goto(page, path) {
-  const resp = await page.goto(BASE + path, { waitUntil: 'load' });
-  assert.ok(resp && resp.status() < 400, `GET ${path} answered ${resp && resp.status()}`);
-  return resp;
-}
-
-async function submit(page, selector) {
-  const [resp] = await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(selector)]);
-  return resp;
-}
-
-async function login(page, user) {
-  await goto(page, '/login');
-  await page.fill('input[name=username]', user);
-  await page.fill('input[name=password]', PASSWORD);
-  await submit(page, '#login-form button[type=submit]');
-  assert.match(await page.textContent('#current-user'), new RegExp(user));
-}
-
-const text = (page) => page.evaluate(() => document.body.innerText);
+useBrowser();
 
 test('a vendor files a dossier with evidence and a reviewer screens it', { timeout: TEST_TIMEOUT }, async (t) => {
   const vendor = await newPage(t);

@@ -83,3 +83,35 @@ impl Drop for TestDb {
         }
     }
 }
+
+/// Runs each named `async fn(&TestDb)` as a test on SQLite, and on PostgreSQL when
+/// `VIGILO_TEST_POSTGRES_URL` names a server (CI sets it; without it the PostgreSQL
+/// tests print that they were skipped). Test crates need `tokio` with `macros`.
+#[macro_export]
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = $crate::testing::TestDb::sqlite().unwrap();
+                    super::$name(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Ok(url) = std::env::var("VIGILO_TEST_POSTGRES_URL") else {
+                        eprintln!("skipped: set VIGILO_TEST_POSTGRES_URL to run on PostgreSQL");
+                        return;
+                    };
+                    let db = $crate::testing::TestDb::postgres(&url).await.unwrap();
+                    super::$name(&db).await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+    };
+}

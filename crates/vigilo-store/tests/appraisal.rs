@@ -20,35 +20,7 @@ use vigilo_store::{
     StoreError,
 };
 
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = vigilo_store::testing::TestDb::sqlite().unwrap();
-                    super::$name(&db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Ok(url) = std::env::var("VIGILO_TEST_POSTGRES_URL") else {
-                        eprintln!("skipped: set VIGILO_TEST_POSTGRES_URL to run on PostgreSQL");
-                        return;
-                    };
-                    let db = vigilo_store::testing::TestDb::postgres(&url).await.unwrap();
-                    super::$name(&db).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-    };
-}
-
-both_backends!(
+vigilo_store::conformance!(
     a_dossier_goes_from_draft_to_licence,
     only_the_owner_and_only_open_once,
     evidence_is_content_addressed_and_frozen_after_submission,

@@ -17,35 +17,7 @@ use vigilo_store::{
     Store, StoreError,
 };
 
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = vigilo_store::testing::TestDb::sqlite().unwrap();
-                    super::$name(&db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Ok(url) = std::env::var("VIGILO_TEST_POSTGRES_URL") else {
-                        eprintln!("skipped: set VIGILO_TEST_POSTGRES_URL to run on PostgreSQL");
-                        return;
-                    };
-                    let db = vigilo_store::testing::TestDb::postgres(&url).await.unwrap();
-                    super::$name(&db).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+vigilo_store::conformance!(
     migrations_and_reference_data,
     schema_matches_other_backend,
     organisations,

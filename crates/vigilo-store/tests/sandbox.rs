@@ -11,35 +11,7 @@ use vigilo_store::{
     NewDataset, NewOrganisation, NewProduct, NewStudy, Store, StoreError, SubmissionOutcome,
 };
 
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = vigilo_store::testing::TestDb::sqlite().unwrap();
-                    super::$name(&db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Ok(url) = std::env::var("VIGILO_TEST_POSTGRES_URL") else {
-                        eprintln!("skipped: set VIGILO_TEST_POSTGRES_URL to run on PostgreSQL");
-                        return;
-                    };
-                    let db = vigilo_store::testing::TestDb::postgres(&url).await.unwrap();
-                    super::$name(&db).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-    };
-}
-
-both_backends!(
+vigilo_store::conformance!(
     datasets_studies_and_the_submission_limit,
     racing_submissions_never_exceed_the_limit,
 );
