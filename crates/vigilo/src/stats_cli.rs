@@ -1112,18 +1112,14 @@ struct DriftDoc {
     columns: Vec<ColumnDrift>,
 }
 
-fn read_all(path: &Path) -> Result<(Vec<String>, Vec<csv::ByteRecord>)> {
-    let mut f = CsvFile::open(path)?;
-    let mut rows = Vec::new();
-    let mut rec = csv::ByteRecord::new();
-    while f
-        .reader
-        .read_byte_record(&mut rec)
-        .with_context(|| format!("{}: malformed CSV", path.display()))?
-    {
-        rows.push(rec.clone());
-    }
-    Ok((f.headers, rows))
+/// One column of one file, as drift needs it.
+enum ColumnValues {
+    /// Every non-empty value is a finite number; the empty ones are counted.
+    Numbers { values: Vec<f64>, missing: usize },
+    /// Kept as text: a forced categorical column, or one read again in a second pass.
+    Text(Vec<Box<str>>),
+    /// A value that is not a number was seen; the text comes from a second pass.
+    NotNumeric,
 }
 
 fn cell(rec: &csv::ByteRecord, i: usize) -> &str {
@@ -1134,50 +1130,76 @@ fn cell(rec: &csv::ByteRecord, i: usize) -> &str {
         .trim()
 }
 
-/// Numbers of one column, or None if a non-empty value is not a finite number.
-fn numeric_column(rows: &[csv::ByteRecord], i: usize) -> Option<(Vec<f64>, usize)> {
-    let mut out = Vec::with_capacity(rows.len());
-    let mut missing = 0;
-    for r in rows {
-        let s = cell(r, i);
-        if s.is_empty() {
-            missing += 1;
-            continue;
-        }
-        match s.parse::<f64>() {
-            Ok(v) if v.is_finite() => out.push(v),
-            _ => return None,
+/// Reads only the wanted columns `(index, as text)`: numbers straight into vectors (8 bytes
+/// a value, instead of keeping every CSV record), text only where asked.
+fn read_columns(path: &Path, wanted: &[(usize, bool)]) -> Result<Vec<ColumnValues>> {
+    let mut f = CsvFile::open(path)?;
+    let mut out: Vec<ColumnValues> = wanted
+        .iter()
+        .map(|&(_, text)| {
+            if text {
+                ColumnValues::Text(Vec::new())
+            } else {
+                ColumnValues::Numbers {
+                    values: Vec::new(),
+                    missing: 0,
+                }
+            }
+        })
+        .collect();
+    let mut rec = csv::ByteRecord::new();
+    while f
+        .reader
+        .read_byte_record(&mut rec)
+        .with_context(|| format!("{}: malformed CSV", path.display()))?
+    {
+        for (slot, &(i, _)) in out.iter_mut().zip(wanted) {
+            let value = cell(&rec, i);
+            match slot {
+                ColumnValues::Text(v) => v.push(value.into()),
+                ColumnValues::Numbers { values, missing } => {
+                    if value.is_empty() {
+                        *missing += 1;
+                    } else {
+                        match value.parse::<f64>() {
+                            Ok(x) if x.is_finite() => values.push(x),
+                            _ => *slot = ColumnValues::NotNumeric,
+                        }
+                    }
+                }
+                ColumnValues::NotNumeric => {}
+            }
         }
     }
-    Some((out, missing))
+    Ok(out)
 }
 
 fn column_drift(
     col: &str,
-    forced_categorical: bool,
-    (rrows, ri): (&[csv::ByteRecord], usize),
-    (crows, ci): (&[csv::ByteRecord], usize),
+    reference: &ColumnValues,
+    current: &ColumnValues,
 ) -> Result<ColumnDrift> {
-    let numeric = if forced_categorical {
-        None
-    } else {
-        match (numeric_column(rrows, ri), numeric_column(crows, ci)) {
-            (Some(r), Some(c)) if !(r.0.is_empty() && c.0.is_empty()) => Some((r, c)),
-            _ => None,
-        }
-    };
-    match numeric {
-        Some(((r, mr), (c, mc))) => drift::numeric_drift(&r, &c, None)
+    match (reference, current) {
+        (
+            ColumnValues::Numbers {
+                values: r,
+                missing: mr,
+            },
+            ColumnValues::Numbers {
+                values: c,
+                missing: mc,
+            },
+        ) => drift::numeric_drift(r, c, None)
             .map(|d| ColumnDrift::Numeric {
                 column: col.to_string(),
-                missing_reference: mr,
-                missing_current: mc,
+                missing_reference: *mr,
+                missing_current: *mc,
                 drift: d,
             })
             .map_err(|e| anyhow!("column {col:?}: {e}")),
-        None => {
-            let r: Vec<&str> = rrows.iter().map(|x| cell(x, ri)).collect();
-            let c: Vec<&str> = crows.iter().map(|x| cell(x, ci)).collect();
+        (ColumnValues::Text(r), ColumnValues::Text(c)) => {
+            let r: Vec<&str> = r.iter().map(|x| &**x).collect();
+            let c: Vec<&str> = c.iter().map(|x| &**x).collect();
             drift::categorical_drift(&r, &c)
                 .map(|d| ColumnDrift::Categorical {
                     column: col.to_string(),
@@ -1185,24 +1207,55 @@ fn column_drift(
                 })
                 .map_err(|e| anyhow!("column {col:?}: {e}"))
         }
+        _ => Err(anyhow!(
+            "column {col:?}: internal error, the two files were read differently"
+        )),
     }
 }
 
-/// Runs `vigilo drift`.
-pub fn run_drift(args: &DriftArgs) -> Result<()> {
-    // The two files are read concurrently.
-    let (reference, current) = std::thread::scope(|s| {
-        let cur = s.spawn(|| read_all(&args.current));
-        let reference = read_all(&args.reference);
-        let current = cur
+/// Numeric drift needs numbers in both files (and at least one value); anything else is
+/// compared as categories.
+fn is_numeric_pair(r: &ColumnValues, c: &ColumnValues) -> bool {
+    match (r, c) {
+        (ColumnValues::Numbers { values: a, .. }, ColumnValues::Numbers { values: b, .. }) => {
+            !(a.is_empty() && b.is_empty())
+        }
+        _ => false,
+    }
+}
+
+/// Data rows read, from the first column (every column has one entry per row).
+fn rows_of(cols: &[ColumnValues]) -> usize {
+    match cols.first() {
+        Some(ColumnValues::Numbers { values, missing }) => values.len() + missing,
+        Some(ColumnValues::Text(v)) => v.len(),
+        // A column that stopped being numeric had at least one value.
+        Some(ColumnValues::NotNumeric) => 1,
+        None => 0,
+    }
+}
+
+/// Reads both files' columns concurrently, one thread per file.
+fn read_both(
+    reference: &Path,
+    current: &Path,
+    wanted_r: &[(usize, bool)],
+    wanted_c: &[(usize, bool)],
+) -> Result<(Vec<ColumnValues>, Vec<ColumnValues>)> {
+    std::thread::scope(|s| {
+        let cur = s.spawn(|| read_columns(current, wanted_c));
+        let r = read_columns(reference, wanted_r);
+        let c = cur
             .join()
             .unwrap_or_else(|_| Err(anyhow!("the current-file reader failed")));
-        (reference, current)
-    });
-    let ((rh, rrows), (ch, crows)) = (reference?, current?);
-    if rrows.is_empty() || crows.is_empty() {
-        bail!("both files need at least one data row");
-    }
+        Ok((r?, c?))
+    })
+}
+
+/// Reads the two files and computes every column's drift.
+fn drift_columns(args: &DriftArgs) -> Result<Vec<ColumnDrift>> {
+    let rh = CsvFile::open(&args.reference)?.headers;
+    let ch = CsvFile::open(&args.current)?.headers;
     let columns: Vec<String> = if args.columns.is_empty() {
         rh.iter().filter(|h| ch.contains(h)).cloned().collect()
     } else {
@@ -1212,7 +1265,8 @@ pub fn run_drift(args: &DriftArgs) -> Result<()> {
         bail!("the two files have no column in common");
     }
     let forced: HashSet<&str> = args.categorical.iter().map(String::as_str).collect();
-    let mut work = Vec::new();
+    let mut wanted_r = Vec::new();
+    let mut wanted_c = Vec::new();
     for col in &columns {
         let ri = rh.iter().position(|h| h == col).ok_or_else(|| {
             anyhow!(
@@ -1228,16 +1282,45 @@ pub fn run_drift(args: &DriftArgs) -> Result<()> {
                 ch.join(", ")
             )
         })?;
-        work.push((col.as_str(), ri, ci));
+        let text = forced.contains(col.as_str());
+        wanted_r.push((ri, text));
+        wanted_c.push((ci, text));
     }
-    // Columns are independent: parse and compute them on all cores.
+    let (mut rcols, mut ccols) = read_both(&args.reference, &args.current, &wanted_r, &wanted_c)?;
+    if rows_of(&rcols) == 0 || rows_of(&ccols) == 0 {
+        bail!("both files need at least one data row");
+    }
+    // Columns that turned out categorical and were read as numbers: read their text.
+    let again: Vec<usize> = (0..columns.len())
+        .filter(|&k| {
+            !is_numeric_pair(&rcols[k], &ccols[k])
+                && !(matches!(rcols[k], ColumnValues::Text(_))
+                    && matches!(ccols[k], ColumnValues::Text(_)))
+        })
+        .collect();
+    if !again.is_empty() {
+        let as_text = |w: &[(usize, bool)]| -> Vec<(usize, bool)> {
+            again.iter().map(|&k| (w[k].0, true)).collect()
+        };
+        let (r2, c2) = read_both(
+            &args.reference,
+            &args.current,
+            &as_text(&wanted_r),
+            &as_text(&wanted_c),
+        )?;
+        for ((k, r), c) in again.iter().zip(r2).zip(c2) {
+            rcols[*k] = r;
+            ccols[*k] = c;
+        }
+    }
+    // Columns are independent: compute them on all cores.
+    let work: Vec<usize> = (0..columns.len()).collect();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(work.len())
         .max(1);
     let per = work.len().div_ceil(threads);
-    let (rrows, crows) = (&rrows, &crows);
-    let forced = &forced;
+    let (rcols, ccols, columns) = (&rcols, &ccols, &columns);
     let results: Vec<Result<ColumnDrift>> = std::thread::scope(|s| {
         let handles: Vec<_> = work
             .chunks(per)
@@ -1245,9 +1328,7 @@ pub fn run_drift(args: &DriftArgs) -> Result<()> {
                 s.spawn(move || {
                     items
                         .iter()
-                        .map(|&(col, ri, ci)| {
-                            column_drift(col, forced.contains(col), (rrows, ri), (crows, ci))
-                        })
+                        .map(|&k| column_drift(&columns[k], &rcols[k], &ccols[k]))
                         .collect::<Vec<_>>()
                 })
             })
@@ -1260,7 +1341,12 @@ pub fn run_drift(args: &DriftArgs) -> Result<()> {
             })
             .collect()
     });
-    let out = results.into_iter().collect::<Result<Vec<_>>>()?;
+    results.into_iter().collect()
+}
+
+/// Runs `vigilo drift`.
+pub fn run_drift(args: &DriftArgs) -> Result<()> {
+    let out = drift_columns(args)?;
     let doc = DriftDoc {
         schema_version: SCHEMA_VERSION,
         command: "drift",
@@ -1490,28 +1576,65 @@ mod tests {
     #[test]
     fn drift_types_columns() {
         let d = tempfile::tempdir().unwrap();
-        let r = csv_file(&d, "r.csv", "x,c\n1,a\n2,b\n,a\n3,b\n");
-        let c = csv_file(&d, "c.csv", "x,c\n2,a\n3,a\n4,b\n5,a\n");
-        let (_, rr) = read_all(&r).unwrap();
-        let (_, cr) = read_all(&c).unwrap();
-        match column_drift("x", false, (&rr, 0), (&cr, 0)).unwrap() {
+        // x: numbers with one empty value; c: text; m: numbers in one file, text in the other.
+        let r = csv_file(&d, "r.csv", "x,c,m\n1,a,1\n2,b,2\n,a,3\n3,b,4\n");
+        let c = csv_file(&d, "c.csv", "m,x,c\n1,2,a\nlow,3,a\n2,4,b\n3,5,a\n");
+        let args = |categorical: Vec<String>| DriftArgs {
+            reference: r.clone(),
+            current: c.clone(),
+            columns: vec![],
+            categorical,
+            format: OutputFormat::Json,
+        };
+        let out = drift_columns(&args(vec![])).unwrap();
+        assert_eq!(out.len(), 3);
+        match &out[0] {
             ColumnDrift::Numeric {
+                column,
                 missing_reference,
                 drift,
                 ..
             } => {
-                assert_eq!(missing_reference, 1);
+                assert_eq!(column, "x");
+                assert_eq!(*missing_reference, 1);
                 assert_eq!(drift.n_reference, 3);
             }
             ColumnDrift::Categorical { .. } => panic!("x is numeric"),
         }
-        assert!(matches!(
-            column_drift("c", false, (&rr, 1), (&cr, 1)).unwrap(),
-            ColumnDrift::Categorical { .. }
-        ));
-        assert!(matches!(
-            column_drift("x", true, (&rr, 0), (&cr, 0)).unwrap(),
-            ColumnDrift::Categorical { .. }
-        ));
+        assert!(matches!(&out[1], ColumnDrift::Categorical { column, .. } if column == "c"));
+        // Numeric in the reference only: both sides compared as categories, read again as text.
+        match &out[2] {
+            ColumnDrift::Categorical { column, drift } => {
+                assert_eq!(column, "m");
+                assert!(drift.psi.is_finite());
+            }
+            ColumnDrift::Numeric { .. } => panic!("m is not numeric in the current file"),
+        }
+        let forced = drift_columns(&args(vec!["x".into()])).unwrap();
+        assert!(matches!(&forced[0], ColumnDrift::Categorical { column, .. } if column == "x"));
+        // Same numbers as the whole-file reader had: KS and W1 from the parsed values.
+        let only_x = DriftArgs {
+            columns: vec!["x".into()],
+            ..args(vec![])
+        };
+        match &drift_columns(&only_x).unwrap()[0] {
+            ColumnDrift::Numeric { drift, .. } => {
+                let want =
+                    drift::numeric_drift(&[1.0, 2.0, 3.0], &[2.0, 3.0, 4.0, 5.0], None).unwrap();
+                assert_eq!(drift.wasserstein, want.wasserstein);
+                assert_eq!(drift.ks.statistic, want.ks.statistic);
+            }
+            ColumnDrift::Categorical { .. } => panic!("x is numeric"),
+        }
+        let empty = csv_file(&d, "e.csv", "x,c,m\n");
+        let no_rows = DriftArgs {
+            current: empty,
+            ..args(vec![])
+        };
+        let err = match drift_columns(&no_rows) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("a file without rows must be refused"),
+        };
+        assert!(err.contains("at least one data row"), "{err}");
     }
 }
