@@ -1293,9 +1293,9 @@ fn drift_columns(args: &DriftArgs) -> Result<Vec<ColumnDrift>> {
     // Columns that turned out categorical and were read as numbers: read their text.
     let again: Vec<usize> = (0..columns.len())
         .filter(|&k| {
-            !is_numeric_pair(&rcols[k], &ccols[k])
-                && !(matches!(rcols[k], ColumnValues::Text(_))
-                    && matches!(ccols[k], ColumnValues::Text(_)))
+            let both_text = matches!(rcols[k], ColumnValues::Text(_))
+                && matches!(ccols[k], ColumnValues::Text(_));
+            !(both_text || is_numeric_pair(&rcols[k], &ccols[k]))
         })
         .collect();
     if !again.is_empty() {
