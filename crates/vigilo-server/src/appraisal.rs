@@ -44,26 +44,15 @@ async fn application_for(state: &AppState, ctx: &Ctx, id: &str) -> AppResult<App
         .await
         .map_err(|e| ctx.err(e.into()))?
         .ok_or_else(|| ctx.err(AppError::not_found()))?;
-    if is_staff(ctx) || own_org(ctx) == Some(app.vendor_org_id.as_str()) {
+    if ctx.is_staff() || ctx.vendor_org() == Some(app.vendor_org_id.as_str()) {
         Ok(app)
     } else {
         Err(ctx.err(AppError::not_found()))
     }
 }
 
-fn is_staff(ctx: &Ctx) -> bool {
-    matches!(ctx.role(), Role::Reviewer | Role::Admin)
-}
-
-fn own_org(ctx: &Ctx) -> Option<&str> {
-    match ctx.role() {
-        Role::Vendor => ctx.user.as_ref()?.organisation_id.as_deref(),
-        _ => None,
-    }
-}
-
 fn actor_kind(ctx: &Ctx) -> Actor {
-    if is_staff(ctx) {
+    if ctx.is_staff() {
         Actor::Staff
     } else {
         Actor::Vendor
@@ -74,8 +63,15 @@ fn user_id(ctx: &Ctx) -> String {
     ctx.user.as_ref().map(|u| u.id.clone()).unwrap_or_default()
 }
 
-fn store_err(ctx: &Ctx) -> impl Fn(StoreError) -> AppError + '_ {
-    move |e| ctx.err(e.into())
+/// A product's name for lists and headings; empty if it is gone.
+pub(crate) async fn product_name(state: &AppState, ctx: &Ctx, id: &str) -> AppResult<String> {
+    Ok(state
+        .store
+        .product(id)
+        .await
+        .map_err(ctx.store_err())?
+        .map(|p| p.name)
+        .unwrap_or_default())
 }
 
 /// What the checklist engine needs to know about the product.
@@ -219,7 +215,7 @@ async fn clock_of(state: &AppState, ctx: &Ctx, app: &Application) -> AppResult<C
         .store
         .application_events(&app.id)
         .await
-        .map_err(store_err(ctx))?;
+        .map_err(ctx.store_err())?;
     let entered: Vec<_> = events
         .iter()
         .filter_map(|e| {
@@ -297,12 +293,12 @@ async fn rows_for(
             .store
             .product(&app.product_id)
             .await
-            .map_err(store_err(ctx))?;
+            .map_err(ctx.store_err())?;
         let version = state
             .store
             .version(&app.version_id)
             .await
-            .map_err(store_err(ctx))?;
+            .map_err(ctx.store_err())?;
         let clock = clock_of(state, ctx, &app).await?;
         let progress = app.progress();
         rows.push(AppRow {
@@ -331,13 +327,13 @@ async fn applications_page(
 ) -> AppResult<Response> {
     let l = Layout::new(state, ctx);
     let tr = l.tr.clone();
-    let staff = is_staff(ctx);
+    let staff = ctx.is_staff();
     let filter = ApplicationFilter {
         state: filter_state,
         vendor_org_id: if staff {
             None
         } else {
-            Some(own_org(ctx).unwrap_or("-").to_string())
+            Some(ctx.vendor_org().unwrap_or("-").to_string())
         },
         reviewer_id: None,
     };
@@ -345,12 +341,17 @@ async fn applications_page(
         .store
         .applications(&filter)
         .await
-        .map_err(store_err(ctx))?;
+        .map_err(ctx.store_err())?;
     let rows = rows_for(state, ctx, &tr, apps).await?;
     let mut versions = Vec::new();
-    if let Some(org) = own_org(ctx) {
-        for p in state.store.products_of(org).await.map_err(store_err(ctx))? {
-            for v in state.store.versions(&p.id).await.map_err(store_err(ctx))? {
+    if let Some(org) = ctx.vendor_org() {
+        for p in state
+            .store
+            .products_of(org)
+            .await
+            .map_err(ctx.store_err())?
+        {
+            for v in state.store.versions(&p.id).await.map_err(ctx.store_err())? {
                 if v.status != "withdrawn" {
                     versions.push(VersionChoice {
                         label: format!("{} {}", p.name, v.version),
@@ -428,7 +429,7 @@ pub async fn open_submit(
     body: Bytes,
 ) -> AppResult<Response> {
     let form = pairs(&body);
-    let Some(org) = own_org(&ctx).map(str::to_string) else {
+    let Some(org) = ctx.vendor_org().map(str::to_string) else {
         return Err(
             ctx.err(AppError::new(ErrorCode::Forbidden).detail("your account has no organisation"))
         );
@@ -584,23 +585,23 @@ async fn application_page(
     let product = store
         .product(&app.product_id)
         .await
-        .map_err(store_err(ctx))?
+        .map_err(ctx.store_err())?
         .ok_or_else(|| ctx.err(AppError::not_found()))?;
     let version = store
         .version(&app.version_id)
         .await
-        .map_err(store_err(ctx))?
+        .map_err(ctx.store_err())?
         .map(|v| v.version)
         .unwrap_or_default();
     let vendor = store
         .organisation(&app.vendor_org_id)
         .await
-        .map_err(store_err(ctx))?
+        .map_err(ctx.store_err())?
         .map(|o| o.name)
         .unwrap_or_default();
-    let staff = is_staff(ctx);
+    let staff = ctx.is_staff();
     let users = if staff {
-        store.list_users().await.map_err(store_err(ctx))?
+        store.list_users().await.map_err(ctx.store_err())?
     } else {
         Vec::new()
     };
@@ -612,9 +613,9 @@ async fn application_page(
         .unwrap_or_default();
     let progress = app.progress();
     let clock = clock_of(state, ctx, &app).await?;
-    let answers = store.answers(&app.id).await.map_err(store_err(ctx))?;
+    let answers = store.answers(&app.id).await.map_err(ctx.store_err())?;
     let assessments = if staff {
-        store.assessments(&app.id).await.map_err(store_err(ctx))?
+        store.assessments(&app.id).await.map_err(ctx.store_err())?
     } else {
         Vec::new()
     };
@@ -687,7 +688,7 @@ async fn application_page(
     let documents = store
         .documents(&app.id)
         .await
-        .map_err(store_err(ctx))?
+        .map_err(ctx.store_err())?
         .into_iter()
         .map(|d| DocView {
             size: human_size(d.size),
@@ -700,7 +701,7 @@ async fn application_page(
     let events = store
         .application_events(&app.id)
         .await
-        .map_err(store_err(ctx))?
+        .map_err(ctx.store_err())?
         .into_iter()
         .map(|e| EventView {
             at: e.at.chars().take(16).collect::<String>().replace('T', " "),
@@ -773,7 +774,7 @@ async fn application_page(
         store
             .admin_unit_children("VN")
             .await
-            .map_err(store_err(ctx))?
+            .map_err(ctx.store_err())?
             .into_iter()
             .map(|u| Choice {
                 value: u.code,
@@ -788,7 +789,7 @@ async fn application_page(
         store
             .authorisations_of_product(&app.product_id)
             .await
-            .map_err(store_err(ctx))?
+            .map_err(ctx.store_err())?
             .into_iter()
             .find(|a| a.application_id.as_deref() == Some(app.id.as_str()) && a.basis == "decision")
             .map(|a| a.id)
@@ -1092,7 +1093,7 @@ pub async fn document_download(
         .store
         .document_content(&app.id, &doc)
         .await
-        .map_err(store_err(&ctx))?
+        .map_err(ctx.store_err())?
         .ok_or_else(|| ctx.err(AppError::not_found()))?;
     let ascii: String = meta
         .filename
@@ -1216,7 +1217,7 @@ async fn province_codes(state: &AppState, ctx: &Ctx) -> AppResult<Vec<String>> {
         .store
         .admin_unit_children("VN")
         .await
-        .map_err(store_err(ctx))?
+        .map_err(ctx.store_err())?
         .into_iter()
         .map(|u| u.code)
         .collect())
@@ -1357,18 +1358,12 @@ async fn licence_rows(
 ) -> AppResult<Vec<LicenceRow>> {
     let mut rows = Vec::new();
     for a in list {
-        let product = state
-            .store
-            .product(&a.product_id)
-            .await
-            .map_err(store_err(ctx))?
-            .map(|p| p.name)
-            .unwrap_or_default();
+        let product = product_name(state, ctx, &a.product_id).await?;
         let version = state
             .store
             .version(&a.version_id)
             .await
-            .map_err(store_err(ctx))?
+            .map_err(ctx.store_err())?
             .map(|v| v.version)
             .unwrap_or_default();
         rows.push(LicenceRow {
@@ -1402,7 +1397,7 @@ pub async fn product_licences(
         .store
         .authorisations_of_product(product_id)
         .await
-        .map_err(store_err(ctx))?;
+        .map_err(ctx.store_err())?;
     licence_rows(state, ctx, lang, list).await
 }
 
@@ -1422,7 +1417,7 @@ pub async fn licences_page(
         .store
         .all_authorisations()
         .await
-        .map_err(store_err(&ctx))?;
+        .map_err(ctx.store_err())?;
     let rows = licence_rows(&state, &ctx, l.tr.lang, list).await?;
     render(&LicencesPage { l, rows }, &ctx, StatusCode::OK)
 }
@@ -1471,7 +1466,7 @@ async fn conditions_view(
                 .store
                 .admin_unit(code)
                 .await
-                .map_err(store_err(ctx))?
+                .map_err(ctx.store_err())?
                 .map(|u| u.name)
                 .unwrap_or_else(|| code.clone());
             names.push(name);
@@ -1504,12 +1499,12 @@ async fn licence_page(
     let tr = l.tr.clone();
     let lang = tr.lang;
     let conditions = conditions_view(state, ctx, &tr, a.conditions()).await?;
-    let staff = is_staff(ctx);
+    let staff = ctx.is_staff();
     let history = state
         .store
         .authorisation_events(&a.id)
         .await
-        .map_err(store_err(ctx))?
+        .map_err(ctx.store_err())?
         .into_iter()
         .map(|e| EventView {
             at: e.at.chars().take(10).collect(),
@@ -1566,7 +1561,7 @@ async fn licence_page(
             .store
             .versions(&a.product_id)
             .await
-            .map_err(store_err(ctx))?
+            .map_err(ctx.store_err())?
             .into_iter()
             .filter(|v| v.id != a.version_id && v.status != "withdrawn")
             .map(|v| Choice {
@@ -1613,7 +1608,7 @@ async fn licence_or_404(state: &AppState, ctx: &Ctx, id: &str) -> AppResult<Auth
         .store
         .authorisation(id)
         .await
-        .map_err(store_err(ctx))?
+        .map_err(ctx.store_err())?
         .ok_or_else(|| ctx.err(AppError::not_found()))
 }
 
@@ -1723,12 +1718,16 @@ async fn application_out(
     app: &Application,
 ) -> AppResult<ApplicationOut> {
     let clock = clock_of(state, ctx, app).await?;
-    let answers = state.store.answers(&app.id).await.map_err(store_err(ctx))?;
+    let answers = state
+        .store
+        .answers(&app.id)
+        .await
+        .map_err(ctx.store_err())?;
     let product = state
         .store
         .product(&app.product_id)
         .await
-        .map_err(store_err(ctx))?
+        .map_err(ctx.store_err())?
         .ok_or_else(|| ctx.err(AppError::not_found()))?;
     let missing_required =
         completeness(&state.checklists, app, &answers, &product_profile(&product))
@@ -1787,10 +1786,10 @@ pub async fn api_list(
         };
     let filter = ApplicationFilter {
         state: filter_state,
-        vendor_org_id: if is_staff(&ctx) {
+        vendor_org_id: if ctx.is_staff() {
             None
         } else {
-            Some(own_org(&ctx).unwrap_or("-").to_string())
+            Some(ctx.vendor_org().unwrap_or("-").to_string())
         },
         reviewer_id: None,
     };
@@ -1798,7 +1797,7 @@ pub async fn api_list(
         .store
         .applications(&filter)
         .await
-        .map_err(store_err(&ctx))?;
+        .map_err(ctx.store_err())?;
     let mut out = Vec::new();
     for app in &apps {
         out.push(application_out(&state, &ctx, app).await?);
@@ -1826,7 +1825,7 @@ pub async fn api_open(
     body: Result<ApiJson<ApplicationIn>, AppError>,
 ) -> AppResult<(StatusCode, Json<ApplicationOut>)> {
     let ApiJson(input) = body.map_err(|e| ctx.err(e))?;
-    let org = own_org(&ctx).map(str::to_string).ok_or_else(|| {
+    let org = ctx.vendor_org().map(str::to_string).ok_or_else(|| {
         ctx.err(AppError::new(ErrorCode::Forbidden).detail("your account has no organisation"))
     })?;
     let refs = if input.frameworks.is_empty() {
@@ -1840,7 +1839,7 @@ pub async fn api_open(
         .store
         .open_application(&ctx.actor(), &org, &input.version_id, &frameworks)
         .await
-        .map_err(store_err(&ctx))?;
+        .map_err(ctx.store_err())?;
     Ok((
         StatusCode::CREATED,
         Json(application_out(&state, &ctx, &app).await?),
@@ -1970,7 +1969,7 @@ pub async fn api_action(
             decision,
         )
         .await
-        .map_err(store_err(&ctx))?;
+        .map_err(ctx.store_err())?;
     Ok(Json(application_out(&state, &ctx, &app).await?))
 }
 
@@ -2019,7 +2018,7 @@ pub async fn api_answers(
         .store
         .save_answers(&ctx.actor(), &app.id, &answers)
         .await
-        .map_err(store_err(&ctx))?;
+        .map_err(ctx.store_err())?;
     Ok(Json(application_out(&state, &ctx, &app).await?))
 }
 
@@ -2070,7 +2069,7 @@ pub async fn api_document(
             q.item.as_deref(),
         )
         .await
-        .map_err(store_err(&ctx))?;
+        .map_err(ctx.store_err())?;
     Ok((
         StatusCode::CREATED,
         Json(DocumentOut {
@@ -2140,7 +2139,7 @@ pub async fn api_licences(
         .store
         .all_authorisations()
         .await
-        .map_err(store_err(&ctx))?;
+        .map_err(ctx.store_err())?;
     Ok(Json(list.into_iter().map(licence_out).collect()))
 }
 
@@ -2189,7 +2188,7 @@ pub async fn api_licence_action(
         .store
         .change_licence(&ctx.actor(), &id, cmd, &input.reason)
         .await
-        .map_err(store_err(&ctx))?;
+        .map_err(ctx.store_err())?;
     Ok(Json(licence_out(a)))
 }
 
@@ -2222,25 +2221,25 @@ async fn letter_document(
     let product = store
         .product(&a.product_id)
         .await
-        .map_err(store_err(ctx))?
+        .map_err(ctx.store_err())?
         .ok_or_else(|| ctx.err(AppError::not_found()))?;
     let version = store
         .version(&a.version_id)
         .await
-        .map_err(store_err(ctx))?
+        .map_err(ctx.store_err())?
         .map(|v| v.version)
         .unwrap_or_default();
     let maker = store
         .organisation(&product.manufacturer_id)
         .await
-        .map_err(store_err(ctx))?
+        .map_err(ctx.store_err())?
         .map(|o| match lang {
             Lang::En => o.name_en.unwrap_or(o.name),
             Lang::Vi => o.name,
         })
         .unwrap_or_default();
     let app = match &a.application_id {
-        Some(id) => store.application(id).await.map_err(store_err(ctx))?,
+        Some(id) => store.application(id).await.map_err(ctx.store_err())?,
         None => None,
     };
     let conditions = conditions_view(state, ctx, tr, a.conditions()).await?;

@@ -51,6 +51,21 @@ impl Ctx {
             .map(|u| format!("user:{}", u.username))
             .unwrap_or_else(|| "anonymous".into())
     }
+    /// The regulator's staff: reviewers and administrators.
+    pub fn is_staff(&self) -> bool {
+        matches!(self.role(), Role::Reviewer | Role::Admin)
+    }
+    /// A vendor's own organisation; `None` for every other role.
+    pub fn vendor_org(&self) -> Option<&str> {
+        match self.role() {
+            Role::Vendor => self.user.as_ref()?.organisation_id.as_deref(),
+            _ => None,
+        }
+    }
+    /// Turns a store error into this request's error (for `map_err`).
+    pub fn store_err(&self) -> impl Fn(vigilo_store::StoreError) -> AppError + '_ {
+        move |e| self.err(e.into())
+    }
     /// An error rendered in this request's language and format.
     pub fn err(&self, e: AppError) -> AppError {
         AppError {

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Json};
 use std::collections::HashMap;
 use std::sync::Arc;
-use vigilo_core::{Lang, Role};
+use vigilo_core::Lang;
 use vigilo_report::{
     calibration_svg, format_number, roc_curve_svg, to_html, Block, CalibrationBin,
     CalibrationLabels, ChartText, Column, DataTable, Document, Estimate, Figure, NoteKind,
@@ -34,29 +34,14 @@ use vigilo_store::{
 /// Largest reference dataset or submission accepted through the web (bytes).
 pub const MAX_UPLOAD: usize = 200 * 1024 * 1024;
 
-fn is_staff(ctx: &Ctx) -> bool {
-    matches!(ctx.role(), Role::Reviewer | Role::Admin)
-}
-
-fn own_org(ctx: &Ctx) -> Option<&str> {
-    match ctx.role() {
-        Role::Vendor => ctx.user.as_ref()?.organisation_id.as_deref(),
-        _ => None,
-    }
-}
-
-fn store_err(ctx: &Ctx) -> impl Fn(StoreError) -> AppError + '_ {
-    move |e| ctx.err(e.into())
-}
-
 async fn study_for(state: &AppState, ctx: &Ctx, id: &str) -> AppResult<SandboxStudy> {
     let s = state
         .store
         .study(id)
         .await
-        .map_err(store_err(ctx))?
+        .map_err(ctx.store_err())?
         .ok_or_else(|| ctx.err(AppError::not_found()))?;
-    if is_staff(ctx) || own_org(ctx) == Some(s.vendor_org_id.as_str()) {
+    if ctx.is_staff() || ctx.vendor_org() == Some(s.vendor_org_id.as_str()) {
         Ok(s)
     } else {
         Err(ctx.err(AppError::not_found()))
@@ -178,13 +163,13 @@ fn metric_label(m: Metric, lang: Lang) -> &'static str {
 
 async fn sandbox_page(state: &AppState, ctx: &Ctx, errors: Vec<String>) -> AppResult<Response> {
     let l = Layout::new(state, ctx);
-    let staff = is_staff(ctx);
+    let staff = ctx.is_staff();
     let store = &state.store;
     let datasets = if staff {
         store
             .datasets()
             .await
-            .map_err(store_err(ctx))?
+            .map_err(ctx.store_err())?
             .into_iter()
             .map(|d| {
                 let roles: Option<ColumnRoles> = serde_json::from_str(&d.roles_json).ok();
@@ -206,17 +191,12 @@ async fn sandbox_page(state: &AppState, ctx: &Ctx, errors: Vec<String>) -> AppRe
         .studies(if staff {
             None
         } else {
-            Some(own_org(ctx).unwrap_or("-"))
+            Some(ctx.vendor_org().unwrap_or("-"))
         })
         .await
-        .map_err(store_err(ctx))?
+        .map_err(ctx.store_err())?
     {
-        let product = store
-            .product(&s.product_id)
-            .await
-            .map_err(store_err(ctx))?
-            .map(|p| p.name)
-            .unwrap_or_default();
+        let product = crate::appraisal::product_name(state, ctx, &s.product_id).await?;
         studies.push(StudyRow {
             remaining: s.remaining(),
             max: s.max_submissions,
@@ -231,16 +211,11 @@ async fn sandbox_page(state: &AppState, ctx: &Ctx, errors: Vec<String>) -> AppRe
         for app in store
             .applications(&ApplicationFilter::default())
             .await
-            .map_err(store_err(ctx))?
+            .map_err(ctx.store_err())?
             .into_iter()
             .filter(|a| !a.progress().is_final())
         {
-            let product = store
-                .product(&app.product_id)
-                .await
-                .map_err(store_err(ctx))?
-                .map(|p| p.name)
-                .unwrap_or_default();
+            let product = crate::appraisal::product_name(state, ctx, &app.product_id).await?;
             applications.push(Choice {
                 label: format!("{} · {product}", app.reference),
                 value: app.id,
@@ -457,7 +432,7 @@ pub async fn study_create(
         .store
         .dataset(get("dataset_id"))
         .await
-        .map_err(store_err(&ctx))?
+        .map_err(ctx.store_err())?
     else {
         return sandbox_page(&state, &ctx, vec!["dataset: choose a dataset".into()]).await;
     };
@@ -465,7 +440,7 @@ pub async fn study_create(
         .store
         .application(get("application_id"))
         .await
-        .map_err(store_err(&ctx))?
+        .map_err(ctx.store_err())?
     else {
         return sandbox_page(
             &state,
@@ -570,16 +545,11 @@ async fn study_page(
     let l = Layout::new(state, ctx);
     let tr = l.tr.clone();
     let store = &state.store;
-    let product = store
-        .product(&study.product_id)
-        .await
-        .map_err(store_err(ctx))?
-        .map(|p| p.name)
-        .unwrap_or_default();
+    let product = crate::appraisal::product_name(state, ctx, &study.product_id).await?;
     let dataset = store
         .dataset(&study.dataset_id)
         .await
-        .map_err(store_err(ctx))?
+        .map_err(ctx.store_err())?
         .ok_or_else(|| ctx.err(AppError::not_found()))?;
     let mut protocol = Vec::new();
     if let Ok(p) = serde_json::from_str::<Protocol>(&study.protocol_json) {
@@ -602,7 +572,7 @@ async fn study_page(
     let submissions = store
         .submissions(&study.id)
         .await
-        .map_err(store_err(ctx))?
+        .map_err(ctx.store_err())?
         .into_iter()
         .map(|s| SubmissionRow {
             at: s
@@ -624,7 +594,7 @@ async fn study_page(
             id: s.id,
         })
         .collect();
-    let can_submit = own_org(ctx) == Some(study.vendor_org_id.as_str())
+    let can_submit = ctx.vendor_org() == Some(study.vendor_org_id.as_str())
         && study.remaining() > 0
         && study.status == "open";
     let status = if errors.is_empty() {
@@ -750,7 +720,7 @@ pub async fn submit(
     multipart: Multipart,
 ) -> AppResult<Response> {
     let study = study_for(&state, &ctx, &id).await?;
-    if own_org(&ctx) != Some(study.vendor_org_id.as_str()) {
+    if ctx.vendor_org() != Some(study.vendor_org_id.as_str()) {
         return Err(ctx.err(AppError::not_found()));
     }
     let tr = Tr::new(state.i18n.clone(), ctx.lang);
@@ -806,7 +776,7 @@ pub async fn submit(
                     },
                 )
                 .await
-                .map_err(store_err(&ctx))?;
+                .map_err(ctx.store_err())?;
             let study = study_for(&state, &ctx, &id).await?;
             return study_page(&state, &ctx, study, vec![message]).await;
         }
@@ -831,7 +801,7 @@ async fn submission_for(
         .store
         .submission(id)
         .await
-        .map_err(store_err(ctx))?
+        .map_err(ctx.store_err())?
         .ok_or_else(|| ctx.err(AppError::not_found()))?;
     let study = study_for(state, ctx, &s.study_id).await?;
     let report: EvaluationReport = s
@@ -1109,13 +1079,7 @@ pub async fn report_page(
 ) -> AppResult<Response> {
     let (s, study, report) = submission_for(&state, &ctx, &id).await?;
     let l = Layout::new(&state, &ctx);
-    let product = state
-        .store
-        .product(&study.product_id)
-        .await
-        .map_err(store_err(&ctx))?
-        .map(|p| p.name)
-        .unwrap_or_default();
+    let product = crate::appraisal::product_name(&state, &ctx, &study.product_id).await?;
     let body = to_html(&report_document(&l.tr, &study, &product, &s, &report));
     render(
         &ReportPage {
@@ -1145,13 +1109,7 @@ pub async fn report_pdf(
 ) -> AppResult<Response> {
     let (s, study, report) = submission_for(&state, &ctx, &id).await?;
     let tr = Tr::new(state.i18n.clone(), ctx.lang);
-    let product = state
-        .store
-        .product(&study.product_id)
-        .await
-        .map_err(store_err(&ctx))?
-        .map(|p| p.name)
-        .unwrap_or_default();
+    let product = crate::appraisal::product_name(&state, &ctx, &study.product_id).await?;
     let doc = report_document(&tr, &study, &product, &s, &report);
     let name = format!("{}-{}.pdf", study.reference, &s.id[..8.min(s.id.len())]);
     crate::pdf_response(&ctx, doc, &name).await

@@ -188,7 +188,7 @@ fn not_found(what: &'static str, key: &str) -> StoreError {
 }
 
 /// The year in a stored RFC 3339 time (reference numbers carry it).
-fn year_of(now: &str) -> i32 {
+pub(crate) fn year_of(now: &str) -> i32 {
     now.get(..4).and_then(|y| y.parse().ok()).unwrap_or(1970)
 }
 

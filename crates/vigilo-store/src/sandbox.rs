@@ -257,7 +257,7 @@ impl Store {
         let now = self.now_text();
         let id = new_id();
         let mut tx = self.begin_write().await?;
-        let year = now.get(..4).and_then(|y| y.parse().ok()).unwrap_or(1970);
+        let year = crate::appraisal::year_of(&now);
         let seq = crate::appraisal::next_counter(&mut tx, &format!("sandbox-{year}")).await?;
         let reference = reference_number("SB", year, seq);
         sqlx::query(

@@ -94,7 +94,10 @@ macro_rules! conformance {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let db = $crate::testing::TestDb::sqlite().unwrap();
+                    let db = match $crate::testing::TestDb::sqlite() {
+                        Ok(db) => db,
+                        Err(e) => panic!("cannot create a SQLite test database: {e}"),
+                    };
                     super::$name(&db).await;
                 }
             )*
@@ -107,7 +110,10 @@ macro_rules! conformance {
                         eprintln!("skipped: set VIGILO_TEST_POSTGRES_URL to run on PostgreSQL");
                         return;
                     };
-                    let db = $crate::testing::TestDb::postgres(&url).await.unwrap();
+                    let db = match $crate::testing::TestDb::postgres(&url).await {
+                        Ok(db) => db,
+                        Err(e) => panic!("cannot create a PostgreSQL test database on {}: {e}", $crate::redact_url(&url)),
+                    };
                     super::$name(&db).await;
                     db.cleanup().await;
                 }
