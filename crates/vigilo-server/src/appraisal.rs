@@ -411,8 +411,14 @@ pub async fn list_page(
 }
 
 /// Reads a form whose fields repeat (checkboxes) or are named per item.
-fn pairs(body: &Bytes) -> Vec<(String, String)> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).unwrap_or_default()
+pub(crate) fn pairs(ctx: &Ctx, body: &Bytes) -> AppResult<Vec<(String, String)>> {
+    // A body that is not a form at all is refused, not read as an empty form.
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).map_err(|e| {
+        ctx.err(
+            AppError::new(ErrorCode::InvalidInput)
+                .detail(format!("the form could not be read: {e}")),
+        )
+    })
 }
 
 fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
@@ -428,7 +434,7 @@ pub async fn open_submit(
     Extension(ctx): Extension<Arc<Ctx>>,
     body: Bytes,
 ) -> AppResult<Response> {
-    let form = pairs(&body);
+    let form = pairs(&ctx, &body)?;
     let Some(org) = ctx.vendor_org().map(str::to_string) else {
         return Err(
             ctx.err(AppError::new(ErrorCode::Forbidden).detail("your account has no organisation"))
@@ -957,7 +963,7 @@ pub async fn answers_submit(
     body: Bytes,
 ) -> AppResult<Response> {
     let app = application_for(&state, &ctx, &id).await?;
-    let form = pairs(&body);
+    let form = pairs(&ctx, &body)?;
     let rows = answer_rows(&form, "a", "n");
     let answers = match checked_rows(&state, &app, rows) {
         Ok(a) => a,
@@ -986,7 +992,7 @@ pub async fn assessment_submit(
     body: Bytes,
 ) -> AppResult<Response> {
     let app = application_for(&state, &ctx, &id).await?;
-    let form = pairs(&body);
+    let form = pairs(&ctx, &body)?;
     let rows = answer_rows(&form, "r", "rn");
     let rows = match checked_rows(&state, &app, rows) {
         Ok(a) => a,
@@ -1049,7 +1055,9 @@ pub async fn document_upload(
                 item = f
                     .text()
                     .await
-                    .unwrap_or_default()
+                    .map_err(|e| {
+                        ctx.err(AppError::new(ErrorCode::InvalidInput).detail(e.body_text()))
+                    })?
                     .chars()
                     .take(200)
                     .collect();
@@ -1230,7 +1238,7 @@ pub async fn action_submit(
     body: Bytes,
 ) -> AppResult<Response> {
     let app = application_for(&state, &ctx, &id).await?;
-    let form = pairs(&body);
+    let form = pairs(&ctx, &body)?;
     let tr = Tr::new(state.i18n.clone(), ctx.lang);
     let Ok(cmd) = field(&form, "action").parse::<ApplicationCommand>() else {
         return application_page(

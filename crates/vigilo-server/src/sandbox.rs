@@ -74,7 +74,7 @@ async fn read_upload(ctx: &Ctx, mut multipart: Multipart) -> AppResult<Upload> {
             let value: String = f
                 .text()
                 .await
-                .unwrap_or_default()
+                .map_err(|e| ctx.err(AppError::new(ErrorCode::InvalidInput).detail(e.body_text())))?
                 .chars()
                 .take(10_000)
                 .collect();
@@ -423,10 +423,7 @@ pub async fn study_create(
     body: Bytes,
 ) -> AppResult<Response> {
     let fields: HashMap<String, String> =
-        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
+        crate::appraisal::pairs(&ctx, &body)?.into_iter().collect();
     let get = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
     let Some(dataset) = state
         .store
