@@ -14,6 +14,8 @@ pub mod documents;
 pub mod fda_list;
 pub mod identity;
 pub mod lang;
+pub mod monitoring;
+pub mod period;
 pub mod text;
 
 pub use clock::Clock;
