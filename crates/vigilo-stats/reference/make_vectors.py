@@ -6,6 +6,7 @@ Run by hand, not by CI:
     python3 -m venv /work/venv-ref
     /work/venv-ref/bin/pip install numpy scipy scikit-learn statsmodels
     /work/venv-ref/bin/python crates/vigilo-stats/reference/make_vectors.py
+    /work/venv-ref/bin/python crates/vigilo-stats/reference/make_vectors.py --only did,cbpe
 
 Writes JSON files to crates/vigilo-stats/tests/vectors/. The Rust tests in
 tests/reference_vectors.rs compare against them: 1e-9 relative for closed forms, 1e-6 for
@@ -13,7 +14,11 @@ iterative methods. References: scikit-learn (AUROC, ROC, Brier), a plain O(m n) 
 here from the pairwise kernel (independent of the fast midrank algorithm), statsmodels
 (Wilson and Clopper-Pearson intervals, logistic GLM), scipy (chi-square, gamma quantiles,
 ks_2samp, kstwo, wasserstein_distance, jensenshannon, MGPS fit and posterior), and numpy
-re-statements of the conventions for PSI, ECE and fairness gaps.
+re-statements of the conventions for PSI, ECE and fairness gaps. Monitoring (did.json,
+cbpe.json, own seeds): scipy ttest_ind(equal_var=False) and statsmodels CompareMeans for the
+2x2 difference in differences, a numpy restatement for the staggered aggregate, a row-level
+restatement of CBPE (one calibrated probability per case, as NannyML computes it) and
+statsmodels' Wilson interval for the comparison with verified outcomes.
 """
 import json
 import math
@@ -30,6 +35,7 @@ from scipy import optimize, special, stats
 from scipy.spatial.distance import jensenshannon
 from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
 from statsmodels.stats.proportion import proportion_confint
+from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "vectors")
 Z = stats.norm.ppf(0.975)
@@ -478,13 +484,171 @@ def make_sequential(rng):
                      "statistic": zs, "lower": lo, "upper": hi}}
 
 
+# ---------------------------------------------------------------- difference in differences
+def did_case(name, t_pre, t_post, c_pre, c_post):
+    """Welch 2x2 on unit changes: scipy ttest_ind(equal_var=False) and statsmodels CompareMeans."""
+    t_pre, t_post, c_pre, c_post = (np.asarray(v, float) for v in (t_pre, t_post, c_pre, c_post))
+    dt, dc = t_post - t_pre, c_post - c_pre
+    r = stats.ttest_ind(dt, dc, equal_var=False)
+    est = dt.mean() - dc.mean()
+    case = {"name": name, "treated_pre": t_pre.tolist(), "treated_post": t_post.tolist(),
+            "control_pre": c_pre.tolist(), "control_post": c_post.tolist(),
+            "estimate": float(est), "statistic": float(r.statistic), "se": float(est / r.statistic),
+            "df": float(r.df), "p_value": float(r.pvalue)}
+    cm = CompareMeans(DescrStatsW(dt), DescrStatsW(dc))
+    sm_t, sm_p, sm_df = cm.ttest_ind(usevar="unequal")
+    intervals = []
+    for level in (0.95, 0.90, 0.99):
+        ci = r.confidence_interval(confidence_level=level)
+        lo, hi = cm.tconfint_diff(alpha=1 - level, usevar="unequal")
+        intervals.append({"level": level, "scipy": [float(ci.low), float(ci.high)],
+                          "statsmodels": [float(lo), float(hi)]})
+    case["intervals"] = intervals
+    case["statsmodels"] = {"statistic": float(sm_t), "p_value": float(sm_p), "df": float(sm_df)}
+    return case
+
+
+def staggered_case(name, cohorts, level=0.95):
+    """One Welch 2x2 per cohort, aggregated by treated counts, independent cohorts assumed."""
+    per, total = [], sum(len(c["treated_pre"]) for c in cohorts)
+    est, var, dfden = 0.0, 0.0, 0.0
+    for c in cohorts:
+        dt = np.subtract(c["treated_post"], c["treated_pre"])
+        dc = np.subtract(c["control_post"], c["control_pre"])
+        w = len(dt) / total
+        est += w * (dt.mean() - dc.mean())
+        for d in (dt, dc):
+            comp = w * w * d.var(ddof=1) / len(d)
+            var += comp
+            dfden += comp * comp / (len(d) - 1)
+        per.append(did_case(c["label"], c["treated_pre"], c["treated_post"],
+                            c["control_pre"], c["control_post"]) | {"label": c["label"], "weight": w})
+    se, df = math.sqrt(var), var * var / dfden
+    q = stats.t.ppf(1 - (1 - level) / 2, df)
+    return {"name": name, "level": level, "cohorts": per, "estimate": est, "se": se, "df": df,
+            "p_value": float(2 * stats.t.sf(abs(est / se), df)),
+            "interval": [est - q * se, est + q * se]}
+
+
+def make_did(rng):
+    cases = []
+    def units(n, base, sd_base, change, sd_change):
+        pre = rng.normal(base, sd_base, n)
+        return pre, pre + rng.normal(change, sd_change, n)
+    for name, nt, nc, eff, sdt, sdc in [("balanced_12_12", 12, 12, 3.0, 2.0, 2.0),
+                                        ("unequal_var_5_30", 5, 30, -1.5, 4.0, 0.7),
+                                        ("tiny_2_3", 2, 3, 0.8, 1.0, 1.5),
+                                        ("large_200_150", 200, 150, 0.2, 1.0, 1.3),
+                                        ("no_effect_20_40", 20, 40, 0.0, 1.1, 0.9)]:
+        tp, tq = units(nt, 50, 10, 1.0 + eff, sdt)
+        cp, cq = units(nc, 48, 10, 1.0, sdc)
+        cases.append(did_case(name, tp, tq, cp, cq))
+    # Rates per 1,000 visits rounded to one decimal (ties), and one group without variation.
+    tp, tq = units(8, 120, 30, -6, 3)
+    cp, cq = units(9, 115, 30, -1, 3)
+    cases.append(did_case("rounded_rates_8_9", np.round(tp, 1), np.round(tq, 1),
+                          np.round(cp, 1), np.round(cq, 1)))
+    cases.append(did_case("flat_control_6_4", *units(6, 10, 1, 2, 1),
+                          [1.0, 2.0, 3.0, 4.0], [2.0, 3.0, 4.0, 5.0]))
+    cohorts = []
+    for label, nt, nc, eff in [("2026-Q1", 6, 25, 2.0), ("2026-Q2", 10, 15, 1.0), ("2026-Q3", 4, 11, 3.0)]:
+        tp, tq = units(nt, 30, 5, 0.5 + eff, 1.5)
+        cp, cq = units(nc, 30, 5, 0.5, 1.0)
+        cohorts.append({"label": label, "treated_pre": tp.tolist(), "treated_post": tq.tolist(),
+                        "control_pre": cp.tolist(), "control_post": cq.tolist()})
+    staggered = [staggered_case("three_cohorts", cohorts),
+                 staggered_case("three_cohorts_90", cohorts, 0.90),
+                 staggered_case("one_cohort", cohorts[:1])]
+    return {"two_by_two": cases, "staggered": staggered}
+
+
+# ---------------------------------------------------------------- CBPE from aggregates
+def calibration_map(positives, totals):
+    """Observed rate per bin; an empty bin pools its nearest non-empty neighbours."""
+    k = len(totals)
+    rate, imputed = [], []
+    for b in range(k):
+        if totals[b] > 0:
+            rate.append(positives[b] / totals[b]); imputed.append(False)
+            continue
+        nb = [i for i in (max([i for i in range(b) if totals[i] > 0], default=None),
+                          min([i for i in range(b + 1, k) if totals[i] > 0], default=None))
+              if i is not None]
+        rate.append(sum(positives[i] for i in nb) / sum(totals[i] for i in nb)); imputed.append(True)
+    return rate, imputed
+
+
+def cbpe_rows(counts, rate, thr):
+    """Row-level CBPE as NannyML computes it: one calibrated probability per case."""
+    p = np.repeat(np.asarray(rate, float), counts)
+    pred = np.repeat(np.arange(len(counts)) >= thr, counts)
+    tp, fp = float(p[pred].sum()), float((1 - p[pred]).sum())
+    fn, tn = float(p[~pred].sum()), float((1 - p[~pred]).sum())
+    r = lambda a, b: fl(a / b) if b > 0 else None
+    return {"tp": tp, "fp": fp, "fn": fn, "tn": tn, "sensitivity": r(tp, tp + fn),
+            "specificity": r(tn, tn + fp), "ppv": r(tp, tp + fp), "npv": r(tn, tn + fn),
+            "n_cases": int(len(p))}
+
+
+def make_cbpe(rng):
+    cases = []
+    edges = (np.arange(11) / 10).tolist()
+    # Sandbox: scores from a mildly over-confident model, labels from the true risk.
+    for name, n_sandbox, n_site, thr, shift in [("ten_bins_400", 400, 250, 5, 0.0),
+                                                 ("sparse_sandbox_15", 15, 300, 3, 0.4),
+                                                 ("site_shifted_2000", 2000, 1200, 6, -0.6)]:
+        z = rng.normal(-0.5, 1.4, n_sandbox)
+        y = rng.random(n_sandbox) < special.expit(0.8 * z)
+        s = special.expit(z)
+        b = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, 9)
+        totals = np.bincount(b, minlength=10)
+        positives = np.bincount(b[y], minlength=10)
+        rate, imputed = calibration_map(positives.tolist(), totals.tolist())
+        site = np.clip(np.searchsorted(edges, special.expit(rng.normal(-0.5 + shift, 1.4, n_site)),
+                                       side="right") - 1, 0, 9)
+        counts = np.bincount(site, minlength=10)
+        est = cbpe_rows(counts, rate, thr)
+        # Verified sample: realised labels of a random half of the site's cases.
+        yv = rng.random(n_site) < np.asarray(rate)[site] * (0.7 if shift < 0 else 1.0)
+        keep = rng.random(n_site) < 0.5
+        pv = site >= thr
+        vt = {"tp": int((yv & pv & keep).sum()), "fp": int((~yv & pv & keep).sum()),
+              "fn": int((yv & ~pv & keep).sum()), "tn": int((~yv & ~pv & keep).sum())}
+        comp = {}
+        for m, x, n in [("sensitivity", vt["tp"], vt["tp"] + vt["fn"]),
+                        ("specificity", vt["tn"], vt["tn"] + vt["fp"])]:
+            lo, hi = proportion_confint(x, n, alpha=0.05, method="wilson")
+            e = est[m]
+            comp[m] = {"wilson": [fl(lo), fl(hi)],
+                       "disagrees": bool(e is not None and (e < lo or e > hi))}
+        cases.append({"name": name, "edges": edges, "sandbox_positives": positives.tolist(),
+                      "sandbox_totals": totals.tolist(), "positive_rate": rate,
+                      "imputed": imputed, "counts": counts.tolist(), "threshold_bin": thr,
+                      "estimate": est, "verified": vt, "comparison": comp})
+    return {"cases": cases}
+
+
 def main():
+    # `--only did,cbpe` writes just those files. The first four parts share one stream, so
+    # they are always generated together; the monitoring parts have their own seeds so that
+    # adding them changed no earlier vector.
+    only = None
+    if len(sys.argv) > 2 and sys.argv[1] == "--only":
+        only = set(sys.argv[2].split(","))
     rng = np.random.default_rng(20261123)
     os.makedirs(OUT, exist_ok=True)
-    parts = {"eval": {"cases": make_eval(rng)}, "dispro": make_dispro(rng),
-             "drift": make_drift(rng), "sequential": make_sequential(rng)}
+    parts, seeds = {}, {}
+    if only is None or only & {"eval", "dispro", "drift", "sequential"}:
+        parts = {"eval": {"cases": make_eval(rng)}, "dispro": make_dispro(rng),
+                 "drift": make_drift(rng), "sequential": make_sequential(rng)}
+        seeds = dict.fromkeys(parts, 20261123)
+    for name, make, seed in [("did", make_did, 20261124), ("cbpe", make_cbpe, 20261125)]:
+        parts[name] = make(np.random.default_rng(seed))
+        seeds[name] = seed
     for name, body in parts.items():
-        body = {"generator": "crates/vigilo-stats/reference/make_vectors.py", "seed": 20261123,
+        if only is not None and name not in only:
+            continue
+        body = {"generator": "crates/vigilo-stats/reference/make_vectors.py", "seed": seeds[name],
                 "versions": versions(), **body}
         with open(os.path.join(OUT, f"{name}.json"), "w") as f:
             json.dump(body, f, separators=(",", ":"), allow_nan=False)

@@ -13,6 +13,11 @@
 //!   tree-based scan statistic.
 //! - [`drift`]: PSI, Jensen-Shannon distance, Wasserstein-1, chi-square; [`ks`]: the
 //!   two-sample Kolmogorov-Smirnov test as scipy computes it.
+//! - [`did`]: difference in differences on facility-level aggregates for phased roll-outs
+//!   (2x2 with a Welch interval, and staggered adoption cohorts against not-yet-treated
+//!   units).
+//! - [`cbpe`]: confidence-based performance estimation from a site's score histogram and
+//!   the sandbox calibration map, and its comparison with verified outcomes.
 //!
 //! The conventions where published tools disagree (counting unit, which IC, Yates, zero
 //! cells, bins, epsilon) follow the project's `statistics.md` and are stated on each module
@@ -24,6 +29,8 @@
 // `!(x > 0.0)` is used on purpose: unlike `x <= 0.0` it also rejects NaN.
 #![allow(clippy::neg_cmp_op_on_partial_ord, clippy::nonminimal_bool)]
 
+pub mod cbpe;
+pub mod did;
 pub mod dispro;
 pub mod drift;
 pub mod error;
