@@ -15,6 +15,7 @@ pub mod fda_list;
 pub mod identity;
 pub mod kpi;
 pub mod lang;
+pub mod suppression;
 pub mod text;
 
 pub use clock::Clock;
