@@ -13,9 +13,11 @@ pub mod directory;
 pub mod documents;
 pub mod fda_list;
 pub mod identity;
+pub mod kpi;
 pub mod lang;
 pub mod monitoring;
 pub mod period;
+pub mod suppression;
 pub mod text;
 
 pub use clock::Clock;
