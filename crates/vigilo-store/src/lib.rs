@@ -20,6 +20,7 @@ mod auth;
 mod directory;
 mod error;
 mod jobs;
+mod monitoring;
 mod orgs;
 mod sandbox;
 pub mod testing;
@@ -39,6 +40,11 @@ pub use directory::{
 };
 pub use error::StoreError;
 pub use jobs::{JobClaim, JobRun};
+pub use monitoring::{
+    parse_counts, Alert, AlertFilter, BatchReceipt, Deployment, DeploymentFilter, DeploymentView,
+    GroupBy, NewAlert, NewDeployment, ProvinceRollout, ReportSums, RowOutcome, StoredReport,
+    Submitter, SumsQuery, Training, UnreadableRow,
+};
 pub use orgs::{NewOrganisation, Organisation};
 pub use sandbox::{
     NewDataset, NewStudy, SandboxDataset, SandboxStudy, SandboxSubmission, SubmissionOutcome,

@@ -1,0 +1,545 @@
+//! Conformance of deployments and monitoring intake, on SQLite always and on PostgreSQL
+//! when VIGILO_TEST_POSTGRES_URL names a server (CI sets it).
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use time::macros::{date, datetime};
+use vigilo_core::appraisal::{Actor, ApplicationCommand as C, DecisionOutcome, LicenceConditions};
+use vigilo_core::clock::ManualClock;
+use vigilo_core::directory::{
+    AiKind, ClinicalArea, InputModality, ModelCard, VersionCommand, VersionLabel,
+};
+use vigilo_core::monitoring::{parse_rollout_csv, DeploymentStatus, ReportInput, TrainingRecord};
+use vigilo_core::period::{Period, PeriodKind};
+use vigilo_core::{OrgKind, Role, Username};
+use vigilo_store::testing::TestDb;
+use vigilo_store::{
+    DecisionInput, GroupBy, NewAlert, NewDeployment, NewOrganisation, NewProduct, NewUser, Store,
+    StoreError, Submitter, SumsQuery, UnreadableRow,
+};
+
+vigilo_store::conformance!(
+    deployments_need_a_licence_that_allows_the_site_and_trained_staff,
+    reports_are_idempotent_versioned_and_checked_row_by_row,
+    kpi_sums_completeness_and_alerts,
+);
+
+struct World {
+    store: Store,
+    clock: Arc<ManualClock>,
+    reviewer: String,
+    version: String,
+    product: String,
+    /// In Hà Nội (province 01), which the licence allows.
+    hanoi: String,
+    /// In Huế (province 46), which it does not.
+    hue: String,
+}
+
+async fn facility(store: &Store, code: &str, unit: &str) -> String {
+    store
+        .create_organisation(
+            "test",
+            NewOrganisation {
+                code: code.into(),
+                kind: OrgKind::Facility,
+                name: format!("Trạm y tế {code}"),
+                name_en: None,
+                admin_unit_code: Some(unit.into()),
+            },
+        )
+        .await
+        .unwrap()
+        .id
+}
+
+async fn world(db: &TestDb) -> World {
+    let clock = Arc::new(ManualClock::new(datetime!(2026-01-05 08:00 UTC)));
+    let store = Store::connect_with_clock(&db.url, clock.clone())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let maker = store
+        .create_organisation(
+            "test",
+            NewOrganisation {
+                code: "VN-AI-1".into(),
+                kind: OrgKind::Manufacturer,
+                name: "Công ty Hải Đăng".into(),
+                name_en: None,
+                admin_unit_code: None,
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let user = |name: &str, role, org: Option<String>| NewUser {
+        username: Username::parse(name).unwrap(),
+        display_name: name.into(),
+        password: "correct horse battery".into(),
+        role,
+        organisation_id: org,
+    };
+    let vendor = store
+        .create_user("test", user("vendor1", Role::Vendor, Some(maker.clone())))
+        .await
+        .unwrap()
+        .id;
+    let reviewer = store
+        .create_user("test", user("reviewer1", Role::Reviewer, None))
+        .await
+        .unwrap()
+        .id;
+    let product = store
+        .create_product(
+            &vendor,
+            NewProduct {
+                manufacturer_id: maker.clone(),
+                name: "LaoScan".into(),
+                name_en: None,
+                clinical_area: ClinicalArea::TuberculosisScreening,
+                input_modality: InputModality::Imaging,
+                ai_kind: AiKind::Locked,
+                country: "VN".into(),
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let card = ModelCard {
+        intended_use: "Sàng lọc lao trên X-quang ngực".into(),
+        intended_use_en: String::new(),
+        intended_users: "Bác sĩ".into(),
+        target_population: "Người lớn".into(),
+        clinical_area: ClinicalArea::TuberculosisScreening,
+        input_modality: InputModality::Imaging,
+        ai_kind: AiKind::Locked,
+        training_data: "10.000 ca".into(),
+        claimed_performance: vec![],
+        subgroups_reported: vec![],
+        known_limitations: "—".into(),
+        change_control_plan: "—".into(),
+        languages: vec!["vi".into()],
+    };
+    let version = store
+        .create_version(
+            &vendor,
+            &product,
+            &VersionLabel::parse("1.0").unwrap(),
+            &card,
+        )
+        .await
+        .unwrap()
+        .id;
+    store
+        .change_version_status(&vendor, &version, VersionCommand::Publish)
+        .await
+        .unwrap();
+    let app = store
+        .open_application(&vendor, &maker, &version, &[("vn-dossier".into(), 1)])
+        .await
+        .unwrap();
+    store
+        .transition_application(&vendor, Actor::Vendor, &app.id, C::Submit, "", None)
+        .await
+        .unwrap();
+    for (cmd, why) in [(C::StartScreening, "complete"), (C::AcceptForReview, "ok")] {
+        store
+            .transition_application(&reviewer, Actor::Staff, &app.id, cmd, why, None)
+            .await
+            .unwrap();
+    }
+    store
+        .transition_application(
+            &reviewer,
+            Actor::Staff,
+            &app.id,
+            C::Decide,
+            "meets the protocol",
+            Some(DecisionInput {
+                outcome: DecisionOutcome::ApprovedWithConditions,
+                conditions: Some(LicenceConditions {
+                    provinces: vec!["01".into()],
+                    facilities: vec![],
+                    pilot_only: true,
+                    monitoring_duties: "Báo cáo hằng tháng".into(),
+                    monitoring_duties_en: "Monthly reports".into(),
+                    kpis: vec![],
+                    expires_on: date!(2028 - 12 - 31),
+                }),
+            }),
+        )
+        .await
+        .unwrap();
+    let hanoi = facility(&store, "TYT-BADINH", "00004").await;
+    let hue = facility(&store, "TYT-HUE", "46").await;
+    World {
+        store,
+        clock,
+        reviewer,
+        version,
+        product,
+        hanoi,
+        hue,
+    }
+}
+
+fn at<'a>(version: &'a str, facility: &'a str) -> NewDeployment<'a> {
+    NewDeployment {
+        version_id: version,
+        facility_id: facility,
+        go_live: date!(2026 - 01 - 05),
+        end_date: None,
+        frequency: PeriodKind::Month,
+    }
+}
+
+fn trained() -> TrainingRecord {
+    TrainingRecord {
+        trained_on: date!(2026 - 01 - 02),
+        course: "Đọc kết quả LaoScan".into(),
+        staff_trained: 3,
+    }
+}
+
+async fn deployed(w: &World) -> String {
+    w.store
+        .record_training(&w.reviewer, &w.hanoi, &w.product, &trained())
+        .await
+        .unwrap();
+    w.store
+        .create_deployment(
+            &w.reviewer,
+            &NewDeployment {
+                version_id: &w.version,
+                facility_id: &w.hanoi,
+                go_live: date!(2026 - 01 - 05),
+                end_date: None,
+                frequency: PeriodKind::Month,
+            },
+        )
+        .await
+        .unwrap()
+        .id
+}
+
+async fn deployments_need_a_licence_that_allows_the_site_and_trained_staff(db: &TestDb) {
+    let w = world(db).await;
+    let s = &w.store;
+    // No training yet.
+    let err = s
+        .create_deployment(&w.reviewer, &at(&w.version, &w.hanoi))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("training"), "{err}");
+    s.record_training(&w.reviewer, &w.hanoi, &w.product, &trained())
+        .await
+        .unwrap();
+    s.record_training(&w.reviewer, &w.hue, &w.product, &trained())
+        .await
+        .unwrap();
+    // Huế is outside the licence's provinces.
+    let err = s
+        .create_deployment(&w.reviewer, &at(&w.version, &w.hue))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("does not allow"), "{err}");
+    let d = s
+        .create_deployment(&w.reviewer, &at(&w.version, &w.hanoi))
+        .await
+        .unwrap();
+    assert_eq!(d.province_code, "01");
+    assert_eq!(d.unit_code, "00004");
+    assert_eq!(d.status, "active");
+    // One open deployment per version and facility.
+    assert!(matches!(
+        s.create_deployment(&w.reviewer, &at(&w.version, &w.hanoi))
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    // A training dated after go-live does not count.
+    let later = facility(s, "TYT-NGOCHA", "00008").await;
+    s.record_training(
+        &w.reviewer,
+        &later,
+        &w.product,
+        &TrainingRecord {
+            trained_on: date!(2026 - 01 - 05),
+            ..trained()
+        },
+    )
+    .await
+    .unwrap();
+    let mut early = at(&w.version, &later);
+    early.go_live = date!(2026 - 01 - 04);
+    assert!(s.create_deployment(&w.reviewer, &early).await.is_err());
+    // Status moves.
+    let paused = s
+        .set_deployment_status(
+            &w.reviewer,
+            &d.id,
+            DeploymentStatus::Paused,
+            "máy X-quang hỏng",
+        )
+        .await
+        .unwrap();
+    assert_eq!(paused.status, "paused");
+    assert!(s
+        .set_deployment_status(&w.reviewer, &d.id, DeploymentStatus::Planned, "x")
+        .await
+        .is_err());
+    let ended = s
+        .set_deployment_status(&w.reviewer, &d.id, DeploymentStatus::Ended, "hết thí điểm")
+        .await
+        .unwrap();
+    assert_eq!(ended.end_date.as_deref(), Some("2026-01-05"));
+
+    // A rollout is all or nothing.
+    let text = "facility,go_live\nTYT-NGOCHA,2026-02-01\nTYT-HUE,2026-02-01\nTYT-NONE,2026-02-01\n";
+    let (rows, errors) = parse_rollout_csv(text, PeriodKind::Month);
+    assert!(errors.is_empty());
+    let problems = s
+        .create_rollout(&w.reviewer, &w.version, &rows)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(problems.iter().map(|p| p.0).collect::<Vec<_>>(), [3, 4]);
+    assert_eq!(s.deployments(&Default::default()).await.unwrap().len(), 1);
+    let ok = parse_rollout_csv(
+        "facility,go_live\nTYT-NGOCHA,2026-02-01\n",
+        PeriodKind::Month,
+    )
+    .0;
+    let made = s
+        .create_rollout(&w.reviewer, &w.version, &ok)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(made[0].status, "planned");
+    let by_province = s.rollout_by_province(Some(&w.product)).await.unwrap();
+    assert_eq!(by_province.len(), 1);
+    assert_eq!(
+        (
+            by_province[0].planned,
+            by_province[0].ended,
+            by_province[0].facilities
+        ),
+        (1, 1, 2)
+    );
+    assert_eq!(by_province[0].province_name, "Thành phố Hà Nội");
+    w.clock.set(datetime!(2026-02-01 07:00 UTC));
+    assert_eq!(s.activate_due_deployments().await.unwrap(), 1);
+}
+
+fn report(dep: &str, period: &str, uses: i64) -> ReportInput {
+    ReportInput {
+        deployment: dep.into(),
+        period: period.into(),
+        uses,
+        positives: uses / 10,
+        ..Default::default()
+    }
+}
+
+async fn reports_are_idempotent_versioned_and_checked_row_by_row(db: &TestDb) {
+    let w = world(db).await;
+    let s = &w.store;
+    let dep = deployed(&w).await;
+    w.clock.set(datetime!(2026-06-10 08:00 UTC));
+    let station = Submitter {
+        user_id: "station".into(),
+        facility_id: Some(w.hanoi.clone()),
+    };
+    let mut bad = report(&dep, "2026-02", 50);
+    bad.positives = 60;
+    let batch = vec![
+        Ok(report(&dep, "2026-01", 100)),
+        Ok(bad),
+        Err(UnreadableRow {
+            row: 3,
+            message: "not JSON".into(),
+        }),
+        Ok(report("nope", "2026-03", 5)),
+        Ok(report(&dep, "2026-07", 5)),
+        Ok(report(&dep, "2026-01", 100)),
+    ];
+    let r = s.ingest_reports(&station, "api", batch).await.unwrap();
+    assert_eq!((r.accepted, r.rejected), (1, 5), "{:?}", r.rows);
+    assert!(r.receipt.starts_with("MR-20260610-"));
+    let statuses: Vec<&str> = r.rows.iter().map(|o| o.status).collect();
+    assert_eq!(
+        statuses,
+        ["accepted", "rejected", "rejected", "rejected", "rejected", "rejected"]
+    );
+    assert!(
+        r.rows[5].problems[0].message.contains("row 1"),
+        "duplicate in the same batch"
+    );
+    assert_eq!(r.rows[1].problems[0].field, "positives");
+
+    // A resend changes nothing; a correction keeps the old revision.
+    let again = s
+        .ingest_reports(&station, "api", vec![Ok(report(&dep, "2026-01", 100))])
+        .await
+        .unwrap();
+    assert_eq!((again.accepted, again.unchanged), (0, 1));
+    let fixed = s
+        .ingest_reports(&station, "csv", vec![Ok(report(&dep, "2026-01", 120))])
+        .await
+        .unwrap();
+    assert_eq!(fixed.revised, 1);
+    let stored = s.deployment_reports(&dep).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        (
+            stored[0].uses,
+            stored[0].revision,
+            stored[0].source.as_str()
+        ),
+        (120, 2, "csv")
+    );
+    let revisions = s.report_revisions(&stored[0].report_key).await.unwrap();
+    assert_eq!(revisions.len(), 1);
+    assert!(revisions[0].1.contains("\"uses\":100"));
+
+    // Another facility's account cannot report for this deployment.
+    let other = Submitter {
+        user_id: "x".into(),
+        facility_id: Some(w.hue.clone()),
+    };
+    let r = s
+        .ingest_reports(&other, "api", vec![Ok(report(&dep, "2026-02", 10))])
+        .await
+        .unwrap();
+    assert_eq!(r.rejected, 1);
+
+    // A big batch in one go, with counters and histograms.
+    let many: Vec<_> = (0..450)
+        .map(|i| {
+            let mut r = report(&dep, "2026-02", 10);
+            r.period = format!("2026-0{}", 2 + i % 4);
+            r
+        })
+        .collect();
+    let r = s
+        .ingest_reports(&station, "api", many.into_iter().map(Ok).collect())
+        .await
+        .unwrap();
+    assert_eq!((r.accepted, r.rejected), (4, 446));
+
+    // Racing identical batches never double count.
+    let a = s.clone();
+    let b = s.clone();
+    let (sa, sb) = (station.clone(), station.clone());
+    let (d1, d2) = (dep.clone(), dep.clone());
+    let (ra, rb) = tokio::join!(
+        async move {
+            a.ingest_reports(&sa, "api", vec![Ok(report(&d1, "2026-06", 7))])
+                .await
+        },
+        async move {
+            b.ingest_reports(&sb, "api", vec![Ok(report(&d2, "2026-06", 7))])
+                .await
+        },
+    );
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(ra.accepted + rb.accepted, 1);
+    assert_eq!(ra.unchanged + rb.unchanged, 1);
+    assert_eq!(s.deployment_reports(&dep).await.unwrap().len(), 6);
+}
+
+async fn kpi_sums_completeness_and_alerts(db: &TestDb) {
+    let w = world(db).await;
+    let s = &w.store;
+    let dep = deployed(&w).await;
+    w.clock.set(datetime!(2026-05-20 08:00 UTC));
+    let staff = Submitter {
+        user_id: w.reviewer.clone(),
+        facility_id: None,
+    };
+    let mut jan = report(&dep, "2026-01", 100);
+    jan.tp = Some(8);
+    jan.fp = Some(2);
+    jan.fn_ = Some(1);
+    jan.tn = Some(50);
+    let batch = vec![
+        Ok(jan),
+        Ok(report(&dep, "2026-03", 40)),
+        Ok(report(&dep, "2026-04", 30)),
+    ];
+    let r = s.ingest_reports(&staff, "form", batch).await.unwrap();
+    assert_eq!(r.accepted, 3, "{:?}", r.rows);
+    let q1 = SumsQuery {
+        period: Period::parse("2026-Q1").unwrap(),
+        product_id: Some(w.product.clone()),
+        province_code: None,
+        unit_code: None,
+        facility_id: None,
+        group_by: GroupBy::Province,
+    };
+    let sums = s.report_sums(&q1).await.unwrap();
+    assert_eq!(sums.len(), 1);
+    assert_eq!(
+        (sums[0].group_key.as_str(), sums[0].uses, sums[0].positives),
+        ("01", 140, 14)
+    );
+    assert_eq!(
+        (sums[0].tp, sums[0].verified_reports, sums[0].reports),
+        (8, 1, 2)
+    );
+    let nation = s
+        .report_sums(&SumsQuery {
+            group_by: GroupBy::Nation,
+            ..q1.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(nation[0].group_key, "VN");
+    assert!(s.counter_sums(&q1).await.unwrap().is_empty());
+
+    let status = s
+        .reporting_status(&Period::parse("2026-Q1").unwrap(), None, None)
+        .await
+        .unwrap();
+    assert_eq!(status.len(), 1);
+    assert_eq!(
+        status[0].1.len(),
+        2,
+        "January and March arrived; February is missing"
+    );
+
+    let alert = NewAlert {
+        deployment_id: dep.clone(),
+        metric: "age_band".into(),
+        method: "psi".into(),
+        period: "2026-04".into(),
+        level: "watch".into(),
+        value: 0.14,
+        threshold: 0.1,
+        evidence: serde_json::json!({ "reference": [1, 2], "current": [2, 1] }),
+    };
+    assert!(s.raise_alert(&alert).await.unwrap());
+    assert!(!s
+        .raise_alert(&NewAlert {
+            value: 0.3,
+            level: "act".into(),
+            ..alert.clone()
+        })
+        .await
+        .unwrap());
+    let all = s.alerts(&Default::default()).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!((all[0].level.as_str(), all[0].value), ("act", 0.3));
+    let acked = s
+        .set_alert_state(&w.reviewer, &all[0].id, "acknowledged", "đang kiểm tra")
+        .await
+        .unwrap();
+    assert_eq!(acked.state, "acknowledged");
+    // A rerun leaves a handled alert alone.
+    assert!(!s.raise_alert(&alert).await.unwrap());
+    assert_eq!(s.alert(&all[0].id).await.unwrap().unwrap().value, 0.3);
+    assert!(s
+        .set_alert_state(&w.reviewer, &all[0].id, "new", "")
+        .await
+        .is_err());
+}
