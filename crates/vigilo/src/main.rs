@@ -4,6 +4,7 @@
 mod demo;
 mod demo_appraisal;
 mod import;
+mod send;
 mod stats_cli;
 
 use anyhow::{bail, Context, Result};
@@ -105,6 +106,8 @@ enum Command {
     Signals(stats_cli::SignalsArgs),
     /// Drift between a reference and a current data file: PSI, KS, Jensen-Shannon, Wasserstein
     Drift(stats_cli::DriftArgs),
+    /// Send monitoring reports dropped in a folder to the server; keeps them until acknowledged
+    Send(send::SendArgs),
     /// Runs one submitted model for the sandbox (started by the server, reads stdin)
     #[command(hide = true)]
     SandboxWorker,
@@ -391,6 +394,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Eval(a) => stats_cli::run_eval(&a),
         Command::Signals(a) => stats_cli::run_signals(&a),
         Command::Drift(a) => stats_cli::run_drift(&a),
+        Command::Send(a) => send::run(a).await,
         Command::SandboxWorker => Ok(()),
         Command::Audit(AuditCommand::Verify { db }) => {
             let store = open(&db, &file).await?;
