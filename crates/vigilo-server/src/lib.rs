@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod i18n;
 pub mod jobs;
+pub mod monitoring;
 pub mod openapi;
 pub mod orgs;
 pub mod pages;

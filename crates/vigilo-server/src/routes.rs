@@ -4,7 +4,7 @@
 
 use crate::ctx::{access_layer, access_log, context_layer, security_headers, Ctx};
 use crate::error::{AppError, ErrorCode};
-use crate::{api, appraisal, directory, orgs, pages, products, sandbox, AppState};
+use crate::{api, appraisal, directory, monitoring, orgs, pages, products, sandbox, AppState};
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
@@ -47,6 +47,8 @@ const ADMIN: Access = Access::Roles(&[Role::Admin]);
 const STAFF: Access = Access::Roles(&[Role::Admin, Role::Reviewer]);
 const VENDOR: Access = Access::Roles(&[Role::Vendor]);
 const VENDOR_OR_STAFF: Access = Access::Roles(&[Role::Vendor, Role::Reviewer, Role::Admin]);
+/// Facilities' own accounts and the regulator's staff.
+const REPORTERS: Access = Access::Roles(&[Role::Admin, Role::Reviewer, Role::Reporter]);
 const ORG_MEMBERS: Access =
     Access::Roles(&[Role::Admin, Role::Reviewer, Role::Vendor, Role::Reporter]);
 
@@ -250,6 +252,87 @@ pub fn route_table() -> Vec<RouteSpec> {
             "/applications/{id}/reviewer",
             STAFF,
             post(appraisal::assign_submit),
+        ),
+        // Monitoring
+        spec(M::GET, "/pilot", Public, get(monitoring::pilot_page)),
+        spec(
+            M::GET,
+            "/monitoring",
+            ORG_MEMBERS,
+            get(monitoring::monitoring_page),
+        ),
+        spec(
+            M::GET,
+            "/deployments",
+            ORG_MEMBERS,
+            get(monitoring::deployments_page),
+        ),
+        spec(
+            M::POST,
+            "/deployments/rollout",
+            STAFF,
+            post(monitoring::rollout_submit),
+        ),
+        spec(
+            M::GET,
+            "/deployments/{id}",
+            ORG_MEMBERS,
+            get(monitoring::deployment_page),
+        ),
+        spec(
+            M::POST,
+            "/deployments/{id}/reports",
+            REPORTERS,
+            post(monitoring::report_form_submit),
+        ),
+        spec(
+            M::POST,
+            "/deployments/{id}/status",
+            STAFF,
+            post(monitoring::status_submit),
+        ),
+        spec(
+            M::POST,
+            "/alerts/{id}",
+            STAFF,
+            post(monitoring::alert_submit),
+        ),
+        spec(
+            M::POST,
+            "/api/v1/monitoring/reports",
+            REPORTERS,
+            post(monitoring::api_reports),
+        )
+        .with_body_limit(monitoring::MAX_BATCH_BYTES),
+        spec(
+            M::GET,
+            "/api/v1/deployments",
+            ORG_MEMBERS,
+            get(monitoring::api_deployments),
+        ),
+        spec(
+            M::POST,
+            "/api/v1/deployments",
+            STAFF,
+            post(monitoring::api_create_deployment),
+        ),
+        spec(
+            M::GET,
+            "/api/v1/deployments/{id}",
+            ORG_MEMBERS,
+            get(monitoring::api_deployment),
+        ),
+        spec(
+            M::POST,
+            "/api/v1/trainings",
+            REPORTERS,
+            post(monitoring::api_training),
+        ),
+        spec(
+            M::GET,
+            "/api/v1/kpis",
+            ORG_MEMBERS,
+            get(monitoring::api_kpis),
         ),
         spec(M::GET, "/sandbox", VENDOR_OR_STAFF, get(sandbox::desk)),
         spec(

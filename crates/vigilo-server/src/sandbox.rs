@@ -522,7 +522,7 @@ fn endpoint_text(e: &Endpoint, lang: Lang) -> String {
     }
 }
 
-fn report_lang(lang: Lang) -> vigilo_report::Lang {
+pub(crate) fn report_lang(lang: Lang) -> vigilo_report::Lang {
     match lang {
         Lang::Vi => vigilo_report::Lang::Vi,
         Lang::En => vigilo_report::Lang::En,

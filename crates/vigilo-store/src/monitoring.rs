@@ -929,7 +929,33 @@ impl Store {
         source: &str,
         rows: Vec<Result<ReportInput, UnreadableRow>>,
     ) -> Result<BatchReceipt, StoreError> {
-        let today = self.now().date();
+        self.ingest_reports_received(submitter, source, rows, None)
+            .await
+    }
+
+    /// As [`Store::ingest_reports`], for historical data moved from another system: the
+    /// reports are recorded as received at `received` (which must not be in the future), so
+    /// completeness and timeliness stay true to when they really arrived.
+    pub async fn ingest_reports_received(
+        &self,
+        submitter: &Submitter,
+        source: &str,
+        rows: Vec<Result<ReportInput, UnreadableRow>>,
+        received: Option<time::OffsetDateTime>,
+    ) -> Result<BatchReceipt, StoreError> {
+        let received = match received {
+            Some(t) if t > self.now() => {
+                return Err(invalid(
+                    "received_at",
+                    "a receipt time cannot be in the future",
+                ))
+            }
+            Some(t) => crate::format_time(t),
+            None => self.now_text(),
+        };
+        let today = crate::parse_time(&received)
+            .map(|t| t.date())
+            .unwrap_or_else(|| self.now().date());
         let mut outcomes: Vec<RowOutcome> = Vec::with_capacity(rows.len());
         let ids: Vec<String> = rows
             .iter()
@@ -1046,7 +1072,14 @@ impl Store {
         let (receipt, received_at, statuses) = loop {
             attempt += 1;
             match self
-                .store_checked(submitter, source, &deployments, &checked, outcomes.len())
+                .store_checked(
+                    submitter,
+                    source,
+                    &deployments,
+                    &checked,
+                    outcomes.len(),
+                    &received,
+                )
                 .await
             {
                 Ok(v) => break v,
@@ -1100,8 +1133,9 @@ impl Store {
         deployments: &[Deployment],
         checked: &[Checked],
         row_count: usize,
+        received: &str,
     ) -> Result<(String, String, Vec<&'static str>), StoreError> {
-        let now = self.now_text();
+        let now = received.to_string();
         let batch_id = new_id();
         let receipt = format!(
             "MR-{}-{}",
@@ -1263,7 +1297,7 @@ impl Store {
         if accepted + revised_n > 0 {
             append(
                 &mut tx,
-                &now,
+                &self.now_text(),
                 &AuditEntry::new(&submitter.user_id, "monitoring.ingest", "monitoring_batch", &batch_id)
                     .after(json!({ "receipt": receipt, "source": source, "accepted": accepted, "revised": revised_n, "unchanged": unchanged, "rejected": rejected })),
             )

@@ -150,6 +150,7 @@ pub async fn load_demo(store: &Store) -> Result<Vec<(String, Role)>> {
     }
     let products = load_demo_products(store, &maker.id).await?;
     crate::demo_appraisal::load(store, &products).await?;
+    crate::demo_monitoring::load(store, &products[0].0, &products[0].1).await?;
     load_fda_list(store).await;
     store.meta_set(DEMO_MARK, "true").await?;
     Ok(out)

@@ -147,7 +147,10 @@ pub async fn load(store: &Store, products: &[(String, String)]) -> Result<()> {
         conditions(
             store,
             &["01", "24"],
-            &[("tb_sensitivity", 0.85), ("tb_referral_completion", 0.8)],
+            &[
+                ("tb_sensitivity", 90.0),
+                ("tb_confirmatory_test_rate", 90.0),
+            ],
         ),
         "Độ nhạy 0,912 (0,884–0,935) đạt ngưỡng; cần theo dõi thực tế tại trạm y tế xã.",
     )
@@ -166,7 +169,7 @@ pub async fn load(store: &Store, products: &[(String, String)]) -> Result<()> {
         store,
         &app,
         DecisionOutcome::Approved,
-        conditions(store, &[], &[("rd_sensitivity", 0.9)]),
+        conditions(store, &[], &[("resp_sensitivity", 90.0)]),
         "Đáp ứng yêu cầu; bằng chứng đa trung tâm.",
     )
     .await?;

@@ -3,6 +3,7 @@
 
 mod demo;
 mod demo_appraisal;
+mod demo_monitoring;
 mod import;
 mod send;
 mod stats_cli;
