@@ -616,20 +616,25 @@ impl SheetNamer {
 /// Letters, Vietnamese diacritics included, are kept as they are.
 fn clean_sheet_name(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
+    let mut buf = [0u8; 4];
     for ch in raw.chars() {
-        let ch = match ch {
+        let replacement: &str = match ch {
             // "Quý 3/2026" reads better as "Quý 3-2026" than with the slash dropped.
-            '/' | '\\' | ':' => '-',
-            '[' => '(',
-            ']' => ')',
-            '*' | '?' => ' ',
-            c if c.is_whitespace() || c.is_control() => ' ',
-            c => c,
+            '/' | '\\' => "-",
+            // "Bảng 2: Sự cố" becomes "Bảng 2 - Sự cố".
+            ':' => " - ",
+            '[' => "(",
+            ']' => ")",
+            '*' | '?' => " ",
+            c if c.is_whitespace() || c.is_control() => " ",
+            c => c.encode_utf8(&mut buf),
         };
-        if ch == ' ' && (out.is_empty() || out.ends_with(' ')) {
-            continue;
+        for ch in replacement.chars() {
+            if ch == ' ' && (out.is_empty() || out.ends_with(' ')) {
+                continue;
+            }
+            out.push(ch);
         }
-        out.push(ch);
     }
     trim_name(&out).to_string()
 }
@@ -739,7 +744,7 @@ mod tests {
         assert_eq!(namer.unique("TÓM TẮT", "x"), "TÓM TẮT (2)");
         assert_eq!(
             namer.unique("Quý 3/2026: [sơ bộ]*", "x"),
-            "Quý 3-2026- (sơ bộ)"
+            "Quý 3-2026 - (sơ bộ)"
         );
         assert_eq!(namer.unique("'  '", "Bảng 4"), "Bảng 4");
         assert_eq!(namer.unique("History", "x"), "History (2)");

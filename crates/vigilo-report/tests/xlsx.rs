@@ -313,8 +313,8 @@ fn workbook_has_summary_then_one_sheet_per_table_with_valid_unique_names() {
         book.names,
         [
             "Tóm tắt",
-            "Sự cố theo cơ sở- (Hà Nội)",
-            "Sự cố theo cơ sở- (Hà Nội) (2)",
+            "Sự cố theo cơ sở - (Hà Nội)",
+            "Sự cố theo cơ sở - (Hà Nội) (2)",
             "Tỷ lệ phát hiện sai theo thuật",
             "Tóm tắt (2)",
         ]
@@ -331,7 +331,7 @@ fn workbook_has_summary_then_one_sheet_per_table_with_valid_unique_names() {
 #[test]
 fn numbers_are_numbers_and_suppressed_cells_are_text() {
     let book = Book::read(&to_xlsx(&report()).expect("xlsx"));
-    let cells = book.cells("Sự cố theo cơ sở- (Hà Nội)");
+    let cells = book.cells("Sự cố theo cơ sở - (Hà Nội)");
     let expected = [
         ("A1", text("Cơ sở")),
         ("B1", text("Số ca")),
@@ -401,7 +401,7 @@ fn header_row_is_bold_and_frozen_and_columns_are_sized() {
         .and_then(|s| s.child("cellXfs"))
         .expect("cellXfs")
         .find_all("xf");
-    let sheet = book.sheet("Sự cố theo cơ sở- (Hà Nội)");
+    let sheet = book.sheet("Sự cố theo cơ sở - (Hà Nội)");
     for c in sheet.find_all("c") {
         let reference = c.attr("r").expect("r");
         if !reference.ends_with('1') || reference.len() != 2 {
@@ -435,7 +435,7 @@ fn summary_sheet_carries_title_period_generated_at_and_text() {
         "Kết quả chính",
         "Tỷ lệ phát hiện đạt mục tiêu ở hầu hết cơ sở.",
         "Số sản phẩm theo dõi",
-        "Trang tính “Sự cố theo cơ sở- (Hà Nội) (2)”: Sự cố theo cơ sở: [Hà Nội]",
+        "Trang tính “Sự cố theo cơ sở - (Hà Nội) (2)”: Sự cố theo cơ sở: [Hà Nội]",
         "Trang tính “Tỷ lệ phát hiện sai theo thuật”",
         "Ô có ít hơn 5 ca được ẩn.",
         "Số: 12/BC-KCB",
