@@ -1,12 +1,14 @@
 //! Report models for Vigilo and their light renderers: an HTML fragment, CSV for data
-//! tables, and SVG charts. No I/O, no clock, no HTTP: the server translates labels, formats
-//! dates and embeds the output; `vigilo-report-pdf` renders the same [`Document`] to PDF.
+//! tables, an XLSX workbook for the whole document, and SVG charts. No I/O, no clock, no
+//! HTTP: the server translates labels, formats dates and embeds the output;
+//! `vigilo-report-pdf` renders the same [`Document`] to PDF.
 
 mod chart;
 mod csv_export;
 mod html;
 mod model;
 mod number;
+mod xlsx;
 
 pub use chart::{
     bar_chart_svg, calibration_svg, line_chart_svg, roc_curve_svg, CalibrationBin,
@@ -19,3 +21,4 @@ pub use model::{
     NoteKind, Signature,
 };
 pub use number::{format_number, format_percent};
+pub use xlsx::{to_xlsx, XlsxError};
