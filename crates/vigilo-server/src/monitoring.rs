@@ -194,6 +194,12 @@ fn read_batch(
 
 /// `POST /api/v1/monitoring/reports`: 200 with a receipt and every row's fate when at least
 /// one row was taken (or was already there); 422 with the same body when none could be.
+#[utoipa::path(post, path = "/api/v1/monitoring/reports", tag = "monitoring",
+    request_body(content = String, description = "A batch of period reports: JSON {\"reports\": [...]} (or a bare array), or CSV with the columns deployment, period, uses, positives, tp, fp, fn, tn, overrides, escalations, downtime_minutes, latency_p50_ms, latency_p95_ms, score_histogram, mix.NAME, counter.NAME", content_type = "application/json"),
+    responses((status = 200, description = "Receipt with each row's outcome: accepted, unchanged, revised or rejected with its problems"),
+        (status = 422, description = "No row could be taken; same body"), (status = 400, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 413, body = crate::error::Problem)),
+    security(("bearer" = []), ("session" = [])))]
 pub async fn api_reports(
     State(state): State<AppState>,
     Extension(ctx): Extension<Arc<Ctx>>,
@@ -243,6 +249,12 @@ pub struct DeploymentList {
     pub next: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/deployments", tag = "monitoring",
+    params(("product" = Option<String>, Query, description = "Product id"), ("province" = Option<String>, Query, description = "Province code"),
+        ("status" = Option<String>, Query, description = "planned, active, paused or ended"), ("after" = Option<String>, Query, description = "Cursor: the `next` of the previous page"),
+        ("limit" = Option<i64>, Query, description = "Page size, at most 1000")),
+    responses((status = 200, description = "Deployments the caller may see: staff all, a vendor its products', a facility its own")),
+    security(("bearer" = []), ("session" = [])))]
 pub async fn api_deployments(
     State(state): State<AppState>,
     Extension(ctx): Extension<Arc<Ctx>>,
@@ -321,6 +333,10 @@ async fn create_from(state: &AppState, ctx: &Ctx, b: &NewDeploymentBody) -> AppR
         .map_err(ctx.store_err())
 }
 
+#[utoipa::path(post, path = "/api/v1/deployments", tag = "monitoring",
+    request_body(content = String, description = "{version_id, facility_id, go_live, end_date?, frequency?}", content_type = "application/json"),
+    responses((status = 201, description = "The deployment"), (status = 400, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = []), ("session" = [])))]
 pub async fn api_create_deployment(
     State(state): State<AppState>,
     Extension(ctx): Extension<Arc<Ctx>>,
@@ -371,6 +387,10 @@ async fn record_training(
         .map_err(ctx.store_err())
 }
 
+#[utoipa::path(post, path = "/api/v1/trainings", tag = "monitoring",
+    request_body(content = String, description = "{facility_id, product_id, trained_on, course, staff_trained}: how many were trained, never who", content_type = "application/json"),
+    responses((status = 201, description = "The training record"), (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem)),
+    security(("bearer" = []), ("session" = [])))]
 pub async fn api_training(
     State(state): State<AppState>,
     Extension(ctx): Extension<Arc<Ctx>>,
@@ -674,6 +694,11 @@ async fn kpi_table(state: &AppState, ctx: &Ctx, q: &KpiQuery, lang: Lang) -> App
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/kpis", tag = "monitoring",
+    params(("period" = Option<String>, Query, description = "2026-Q1, 2026-03, 2026 ... (default: this quarter)"), ("product" = Option<String>, Query, description = "Product id (vendors must name one of theirs)"),
+        ("province" = Option<String>, Query, description = "Province code"), ("level" = Option<String>, Query, description = "nation, province, unit, facility or product")),
+    responses((status = 200, description = "KPI values with counts, 95% intervals, targets, completeness and timeliness per group"), (status = 400, body = crate::error::Problem)),
+    security(("bearer" = []), ("session" = [])))]
 pub async fn api_kpis(
     State(state): State<AppState>,
     Extension(ctx): Extension<Arc<Ctx>>,
@@ -1395,6 +1420,10 @@ pub async fn deployment_page(
     deployment_view(&state, &ctx, &id, None, Vec::new()).await
 }
 
+#[utoipa::path(get, path = "/api/v1/deployments/{id}", tag = "monitoring",
+    params(("id" = String, Path, description = "Deployment id")),
+    responses((status = 200, description = "The deployment, its declaration and its reports"), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = []), ("session" = [])))]
 pub async fn api_deployment(
     State(state): State<AppState>,
     Extension(ctx): Extension<Arc<Ctx>>,

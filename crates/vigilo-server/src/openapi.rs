@@ -24,6 +24,9 @@ use utoipa::{Modify, OpenApi};
         crate::appraisal::api_action, crate::appraisal::api_answers, crate::appraisal::api_document,
         crate::appraisal::api_licences, crate::appraisal::api_licence,
         crate::appraisal::api_licence_action,
+        crate::monitoring::api_reports, crate::monitoring::api_deployments,
+        crate::monitoring::api_create_deployment, crate::monitoring::api_deployment,
+        crate::monitoring::api_training, crate::monitoring::api_kpis,
     ),
     components(schemas(Problem)),
     modifiers(&Security)
