@@ -17,6 +17,7 @@ mod admin;
 mod appraisal;
 mod audit;
 mod auth;
+mod bulk;
 mod directory;
 mod error;
 mod jobs;

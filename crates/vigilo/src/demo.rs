@@ -150,7 +150,20 @@ pub async fn load_demo(store: &Store) -> Result<Vec<(String, Role)>> {
     }
     let products = load_demo_products(store, &maker.id).await?;
     crate::demo_appraisal::load(store, &products).await?;
-    crate::demo_monitoring::load(store, &products[0].0, &products[0].1).await?;
+    let pilot = crate::demo_monitoring::load(store, &products).await?;
+    crate::demo_appraisal::suspend_spo2(store, &products).await?;
+    crate::demo_monitoring::pause_product(
+        store,
+        &products[4].0,
+        "Giấy phép bị đình chỉ trong khi điều tra tín hiệu (dữ liệu mẫu).",
+    )
+    .await?;
+    tracing::info!(
+        facilities = pilot.facilities,
+        deployments = pilot.deployments,
+        reports = pilot.reports,
+        "demo pilot loaded"
+    );
     load_fda_list(store).await;
     store.meta_set(DEMO_MARK, "true").await?;
     Ok(out)

@@ -8,6 +8,7 @@ use vigilo_core::appraisal::{
     Actor, ApplicationCommand as C, DecisionOutcome, KpiDuty, LicenceCommand, LicenceConditions,
 };
 use vigilo_core::checklist::Catalog;
+use vigilo_core::directory::{ModelCard, VersionCommand, VersionLabel};
 use vigilo_sandbox::{
     evaluate, parse_predictions, parse_reference_csv, predictions_from_model, run_model,
     ColumnRoles, DatasetLimits, Endpoint, Metric, Protocol, RunLimits, ScoreKind,
@@ -146,11 +147,8 @@ pub async fn load(store: &Store, products: &[(String, String)]) -> Result<()> {
         DecisionOutcome::ApprovedWithConditions,
         conditions(
             store,
-            &["01", "24"],
-            &[
-                ("tb_sensitivity", 90.0),
-                ("tb_confirmatory_test_rate", 90.0),
-            ],
+            &[],
+            &[("tb_sensitivity", 90.0), ("tb_yield_per_1000", 2.0)],
         ),
         "Độ nhạy 0,912 (0,884–0,935) đạt ngưỡng; cần theo dõi thực tế tại trạm y tế xã.",
     )
@@ -173,27 +171,56 @@ pub async fn load(store: &Store, products: &[(String, String)]) -> Result<()> {
         "Đáp ứng yêu cầu; bằng chứng đa trung tâm.",
     )
     .await?;
-    if let Some(l) = store
-        .authorisations_of_product(&products[4].0)
-        .await?
-        .first()
-    {
-        store
-            .change_licence(
-                ADMIN,
-                &l.id,
-                LicenceCommand::Suspend,
-                "Tín hiệu: cảnh báo giả tăng ở trẻ dưới 1 tuổi, đang điều tra (dữ liệu mẫu).",
-            )
-            .await?;
+
+    // The other pilot tools: licensed nationwide for the pilot.
+    for (i, kpis, why) in [
+        (
+            1,
+            &[("cvd_sensitivity", 80.0)][..],
+            "Đạt ngưỡng độ nhạy trên dữ liệu đa trung tâm.",
+        ),
+        (
+            2,
+            &[("nutrition_unsafe_answers_per_1000", 1.0)][..],
+            "Đạt yêu cầu an toàn nội dung tư vấn.",
+        ),
+        (
+            3,
+            &[("aki_sensitivity", 85.0)][..],
+            "Đạt ngưỡng độ nhạy; theo dõi cảnh báo giả.",
+        ),
+        (
+            5,
+            &[("va_unsafe_answers_per_1000", 1.0)][..],
+            "Đạt yêu cầu; theo dõi câu trả lời không an toàn.",
+        ),
+    ] {
+        let app = dossier(
+            store,
+            &catalog,
+            &maker_of(i).await?,
+            &products[i].1,
+            &to_review,
+        )
+        .await?;
+        decide(
+            store,
+            &app,
+            DecisionOutcome::ApprovedWithConditions,
+            conditions(store, &[], kpis),
+            why,
+        )
+        .await?;
     }
 
-    // TimViệt: the regulator asked for subgroup results; the clock is stopped.
+    // TimViệt 1.1: a change beyond the change plan; the regulator asked for subgroup
+    // results and the clock is stopped.
+    let timviet_next = next_version(store, &products[1], "1.1").await?;
     dossier(
         store,
         &catalog,
         &maker_of(1).await?,
-        &products[1].1,
+        &timviet_next,
         &[
             (C::Submit, ""),
             (C::StartScreening, "Bắt đầu kiểm tra."),
@@ -215,10 +242,11 @@ pub async fn load(store: &Store, products: &[(String, String)]) -> Result<()> {
     )
     .await?;
 
-    // Dinh dưỡng: a draft the vendor is still writing.
+    // Dinh dưỡng 2.0 (a new language model): a draft the vendor is still writing.
     let maker = maker_of(2).await?;
+    let nutrition_next = next_version(store, &products[2], "2.0").await?;
     let draft = store
-        .open_application(VENDOR, &maker, &products[2].1, &[("imdrf-gmlp".into(), 1)])
+        .open_application(VENDOR, &maker, &nutrition_next, &[("imdrf-gmlp".into(), 1)])
         .await?;
     let partial: Vec<ItemAnswer> = all_met(&catalog, "imdrf-gmlp")?
         .into_iter()
@@ -244,6 +272,44 @@ pub async fn load(store: &Store, products: &[(String, String)]) -> Result<()> {
     )
     .await?;
     sandbox_study(store, &app, &products[7].1).await
+}
+
+/// A new published version of a demo product with the same model card.
+async fn next_version(store: &Store, product: &(String, String), label: &str) -> Result<String> {
+    let current = store
+        .version(&product.1)
+        .await?
+        .ok_or_else(|| anyhow!("demo version missing"))?;
+    let card: ModelCard = serde_json::from_str(&current.model_card_json)?;
+    let label = VersionLabel::parse(label).map_err(|e| anyhow!("{e:?}"))?;
+    let v = store
+        .create_version(VENDOR, &product.0, &label, &card)
+        .await?;
+    store
+        .change_version_status(VENDOR, &v.id, VersionCommand::Publish)
+        .await?;
+    Ok(v.id)
+}
+
+/// SpO2 Guard's licence is suspended while a signal is examined (after the pilot's
+/// deployments exist, so they can be paused with it).
+pub async fn suspend_spo2(store: &Store, products: &[(String, String)]) -> Result<()> {
+    if let Some(l) = store
+        .authorisations_of_product(&products[4].0)
+        .await?
+        .first()
+    {
+        store
+            .change_licence(
+                ADMIN,
+                &l.id,
+                LicenceCommand::Suspend,
+                "Tín hiệu: cảnh báo giả tăng ở trẻ dưới 1 tuổi, đang điều tra (dữ liệu mẫu).",
+            )
+            .await?;
+    }
+
+    Ok(())
 }
 
 async fn sandbox_study(store: &Store, application: &str, version: &str) -> Result<()> {
