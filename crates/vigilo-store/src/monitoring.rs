@@ -340,12 +340,17 @@ pub struct AlertFilter {
     pub limit: i64,
 }
 
-/// Binds a list of text values as `$n, $n+1, ...` starting after `offset`.
-fn placeholders(offset: usize, n: usize) -> String {
-    (offset + 1..=offset + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// `n` bind placeholders for values `offset + 1 ..= offset + n`. SQLite gets anonymous `?`:
+/// it finds the number of a named `$n` by a linear scan, so a statement with thousands of
+/// `$n` spends its time binding (quadratic); PostgreSQL needs `$n`.
+fn placeholders(backend: crate::Backend, offset: usize, n: usize) -> String {
+    match backend {
+        crate::Backend::Sqlite => vec!["?"; n].join(", "),
+        crate::Backend::Postgres => (offset + 1..=offset + n)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
 }
 
 const REPORT_INSERT_COLUMNS: [&str; 30] = [
@@ -770,7 +775,7 @@ impl Store {
         &self,
         f: &DeploymentFilter,
     ) -> Result<Vec<DeploymentView>, StoreError> {
-        let limit = if f.limit <= 0 { 100 } else { f.limit.min(1000) };
+        let limit = if f.limit <= 0 { 100 } else { f.limit.min(5000) };
         Ok(sqlx::query_as(sqlf!(
             "{VIEW_SELECT} WHERE ($1 IS NULL OR d.product_id = $1) AND ($2 IS NULL OR d.facility_id = $2) \
              AND ($3 IS NULL OR d.province_code = $3) AND ($4 IS NULL OR d.status = $4) \
@@ -1113,7 +1118,7 @@ impl Store {
         for chunk in ids.chunks(500) {
             let sql = format!(
                 "SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE id IN ({})",
-                placeholders(0, chunk.len())
+                placeholders(self.backend(), 0, chunk.len())
             );
             let mut q = sqlx::query_as::<_, Deployment>(sqlx::AssertSqlSafe(sql));
             for id in chunk {
@@ -1150,7 +1155,7 @@ impl Store {
         for chunk in checked.chunks(500) {
             let sql = format!(
                 "SELECT {REPORT_READ_COLUMNS} FROM monitoring_reports WHERE report_key IN ({})",
-                placeholders(0, chunk.len())
+                placeholders(self.backend(), 0, chunk.len())
             );
             let mut q = sqlx::query_as::<_, StoredReport>(sqlx::AssertSqlSafe(sql));
             for c in chunk {
@@ -1207,7 +1212,7 @@ impl Store {
         for chunk in to_insert.chunks(INSERT_CHUNK) {
             let width = REPORT_INSERT_COLUMNS.len();
             let values = (0..chunk.len())
-                .map(|r| format!("({})", placeholders(r * width, width)))
+                .map(|r| format!("({})", placeholders(self.backend(), r * width, width)))
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!("INSERT INTO monitoring_reports ({columns}) VALUES {values}");
@@ -1263,7 +1268,7 @@ impl Store {
             .collect();
         for chunk in counters.chunks(INSERT_CHUNK) {
             let values = (0..chunk.len())
-                .map(|r| format!("({})", placeholders(r * 3, 3)))
+                .map(|r| format!("({})", placeholders(self.backend(), r * 3, 3)))
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(

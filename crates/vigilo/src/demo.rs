@@ -64,7 +64,10 @@ async fn prepare(url: &str) -> Result<()> {
     }
 }
 
-pub async fn load_demo(store: &Store) -> Result<Vec<(String, Role)>> {
+pub async fn load_demo(
+    store: &Store,
+    pilot: crate::demo_monitoring::PilotOptions,
+) -> Result<Vec<(String, Role)>> {
     let actor = "demo";
     let org = |code: &str, kind, name: &str, name_en: &str, unit: Option<&str>| NewOrganisation {
         code: code.into(),
@@ -150,7 +153,7 @@ pub async fn load_demo(store: &Store) -> Result<Vec<(String, Role)>> {
     }
     let products = load_demo_products(store, &maker.id).await?;
     crate::demo_appraisal::load(store, &products).await?;
-    let pilot = crate::demo_monitoring::load(store, &products).await?;
+    let pilot = crate::demo_monitoring::load(store, &products, pilot).await?;
     crate::demo_appraisal::suspend_spo2(store, &products).await?;
     crate::demo_monitoring::pause_product(
         store,
@@ -360,10 +363,22 @@ async fn load_demo_products(store: &Store, first_maker: &str) -> Result<Vec<(Str
     Ok(created)
 }
 
-pub async fn run(url: &str, bind: &str) -> Result<()> {
+pub async fn run(
+    url: &str,
+    bind: &str,
+    pilot: crate::demo_monitoring::PilotOptions,
+    seed_only: bool,
+) -> Result<()> {
     prepare(url).await?;
     let store = Store::open(url).await?;
-    let accounts = load_demo(&store).await?;
+    let accounts = load_demo(&store, pilot).await?;
+    if seed_only {
+        crate::say(&format!(
+            "  Demo data loaded into {}\n",
+            store.redacted_url()
+        ));
+        return Ok(());
+    }
     let db = store.redacted_url().to_string();
     let config = ServerConfig {
         sandbox_worker: crate::sandbox_worker(),

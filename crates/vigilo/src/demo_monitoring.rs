@@ -135,6 +135,25 @@ const TOOLS: [Tool; 6] = [
     },
 ];
 
+/// How much of the pilot to simulate.
+#[derive(Debug, Clone, Copy)]
+pub struct PilotOptions {
+    /// How often stations report: months for the demo, days for the benchmark dataset
+    /// (about ten million rows).
+    pub frequency: PeriodKind,
+    /// Without reports the deployments are ready for a load test to send them.
+    pub reports: bool,
+}
+
+impl Default for PilotOptions {
+    fn default() -> Self {
+        PilotOptions {
+            frequency: PeriodKind::Month,
+            reports: true,
+        }
+    }
+}
+
 /// What the pilot created, for the demo's summary.
 pub struct PilotSummary {
     pub facilities: usize,
@@ -150,7 +169,11 @@ fn add_months(d: Date, n: u32) -> Date {
 }
 
 /// `products` are `(product id, version id)` in the demo's product order.
-pub async fn load(store: &Store, products: &[(String, String)]) -> Result<PilotSummary> {
+pub async fn load(
+    store: &Store,
+    products: &[(String, String)],
+    options: PilotOptions,
+) -> Result<PilotSummary> {
     let admin = store
         .user_by_username("admin")
         .await?
@@ -233,7 +256,7 @@ pub async fn load(store: &Store, products: &[(String, String)]) -> Result<PilotS
                 facility_code: code.clone(),
                 go_live,
                 end_date: None,
-                frequency: PeriodKind::Month,
+                frequency: options.frequency,
             });
         }
     }
@@ -263,52 +286,67 @@ pub async fn load(store: &Store, products: &[(String, String)]) -> Result<PilotS
         elapsed_ms = started.elapsed().as_millis() as u64,
         "demo pilot: deployments"
     );
-    // Monthly reports, grouped by the day they arrive.
-    let last = Period::containing(PeriodKind::Month, today).previous();
-    let mut arrivals: BTreeMap<Date, Vec<ReportInput>> = BTreeMap::new();
-    for (t, d) in &deployments {
-        let tool = &TOOLS[*t];
-        let Some(go_live) = d.go_live_date() else {
-            continue;
-        };
-        let size = tool.volume.0 + rng.next_f64() * (tool.volume.1 - tool.volume.0);
-        for period in Period::range(PeriodKind::Month, go_live, last.start()) {
-            if rng.below(12) == 0 {
-                continue;
-            }
-            let r = simulate(
-                &mut rng,
-                tool,
-                d.id.as_str(),
-                &d.province_code,
-                &period,
-                size,
-            );
-            let delay = [2, 4, 6, 8, 9, 13, 25][rng.below(7) as usize];
-            let day = (period.end() + Duration::days(delay)).min(today);
-            arrivals.entry(day).or_default().push(r);
-        }
+    if !options.reports {
+        return Ok(PilotSummary {
+            facilities: facilities.len(),
+            deployments: deployments.len(),
+            reports: 0,
+        });
     }
-    tracing::info!(
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "demo pilot: reports simulated"
-    );
+    // Reports period by period (the daily dataset does not fit in memory at once), each
+    // batch received on the day it arrives.
+    let sizes: Vec<f64> = deployments
+        .iter()
+        .map(|(t, _)| {
+            let tool = &TOOLS[*t];
+            tool.volume.0 + rng.next_f64() * (tool.volume.1 - tool.volume.0)
+        })
+        .collect();
     let who = Submitter {
         user_id: actor,
         facility_id: None,
     };
     let now = store.now();
+    let last = Period::containing(options.frequency, today).previous();
     let mut reports = 0;
-    for (day, batch) in arrivals {
-        let at = day
-            .with_time(time::macros::time!(9:00))
-            .assume_utc()
-            .min(now);
-        for chunk in batch.chunks(5_000) {
-            reports += chunk.len();
-            ingest(store, &who, chunk, at).await?;
+    for period in Period::range(options.frequency, FIRST_GO_LIVE, last.start()) {
+        let scale = period.days() as f64 / 30.44;
+        let mut by_day: BTreeMap<Date, Vec<ReportInput>> = BTreeMap::new();
+        for ((t, d), size) in deployments.iter().zip(&sizes) {
+            let Some(go_live) = d.go_live_date() else {
+                continue;
+            };
+            if period.end() <= go_live || rng.below(12) == 0 {
+                continue;
+            }
+            let r = simulate(
+                &mut rng,
+                &TOOLS[*t],
+                d.id.as_str(),
+                &d.province_code,
+                &period,
+                size * scale,
+            );
+            let delay = [2, 4, 6, 8, 9, 13, 25][rng.below(7) as usize];
+            let day = (period.end() + Duration::days(delay)).min(today);
+            by_day.entry(day).or_default().push(r);
+        }
+        for (day, batch) in by_day {
+            let at = day
+                .with_time(time::macros::time!(9:00))
+                .assume_utc()
+                .min(now);
+            for chunk in batch.chunks(5_000) {
+                reports += chunk.len();
+                ingest(store, &who, chunk, at).await?;
+            }
         }
     }
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        reports,
+        "demo pilot: reports"
+    );
     Ok(PilotSummary {
         facilities: facilities.len(),
         deployments: deployments.len(),

@@ -150,6 +150,16 @@ struct DemoArgs {
     /// Demo database; an existing demo database is replaced, any other is refused
     #[arg(long = "database", default_value = "sqlite://vigilo-demo.db")]
     url: String,
+    /// How often the pilot's stations report: month (the demo), week or day (about ten
+    /// million rows, for benchmarks)
+    #[arg(long, default_value = "month", hide = true)]
+    pilot_frequency: String,
+    /// Create the pilot's deployments without their reports (for load tests)
+    #[arg(long, hide = true)]
+    pilot_without_reports: bool,
+    /// Load the demo data and exit without serving
+    #[arg(long, hide = true)]
+    seed_only: bool,
 }
 
 #[derive(Subcommand)]
@@ -376,7 +386,16 @@ async fn run(cli: Cli) -> Result<()> {
             })
             .await
         }
-        Command::Demo(a) => demo::run(&a.url, &a.bind).await,
+        Command::Demo(a) => {
+            let frequency = vigilo_core::period::PeriodKind::parse(&a.pilot_frequency)
+                .filter(|k| k.is_reporting_frequency())
+                .ok_or_else(|| anyhow::anyhow!("--pilot-frequency must be day, week or month"))?;
+            let pilot = demo_monitoring::PilotOptions {
+                frequency,
+                reports: !a.pilot_without_reports,
+            };
+            demo::run(&a.url, &a.bind, pilot, a.seed_only).await
+        }
         Command::Migrate(db) => {
             let store = Store::connect(&db.resolve(&file)).await?;
             let applied = store.migrate().await?;
