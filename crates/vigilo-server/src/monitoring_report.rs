@@ -374,21 +374,20 @@ pub async fn build_period_report(
     let mut blocks = Vec::new();
 
     // Summary.
-    let mut total = Completeness::default();
-    let mut facilities = BTreeSet::new();
-    for (d, received) in &status {
-        facilities.insert(d.facility_id.clone());
-        total.add(completeness(
-            &owed_periods(d, &period, today),
-            received,
-            DUE_DAYS,
-        ));
-    }
-    let deployments = counts.single(status.len() as u64);
+    let facilities: BTreeSet<&str> = status.iter().map(|(d, _)| d.facility_id.as_str()).collect();
+    // The summary repeats the completeness table's totals, so it takes them from the same
+    // suppressed columns: a total hidden there must not be printed here.
+    let by_province = province_rollup(&status, &period, today);
+    let column_total = |f: &dyn Fn(&(u64, Completeness)) -> u64| {
+        counts
+            .column(&by_province.values().map(f).collect::<Vec<_>>())
+            .map(|(_, t)| t)
+    };
+    let deployments = column_total(&|v| v.0)?;
+    let owed = column_total(&|v| v.1.expected)?;
+    let received = column_total(&|v| v.1.received)?;
+    let on_time = column_total(&|v| v.1.on_time)?;
     let facility_count = counts.single(facilities.len() as u64);
-    let owed = counts.single(total.expected);
-    let received = counts.single(total.received);
-    let on_time = counts.single(total.on_time);
     blocks.push(Block::heading(1, text.t("rep-summary")));
     blocks.push(Block::KeyValue(vec![
         (text.t("rep-deployments"), counts.text(deployments)),
@@ -430,7 +429,11 @@ pub async fn build_period_report(
         blocks.push(Block::Table(group_table(
             &defs, &groups, &out.1, &out.2, level, &text,
         )));
-        csv_rows.extend(csv_lines(p, &defs, &national, &groups, &out, &text));
+        let scope_line = match &province {
+            Some(u) => (u.code.as_str(), u.name.as_str()),
+            None => ("VN", "Việt Nam"),
+        };
+        csv_rows.extend(csv_lines(p, &defs, scope_line, &groups, &out, &text));
 
         // The main KPIs month by month: those with a target (at most three).
         let months = period.split(PeriodKind::Month);
@@ -771,7 +774,7 @@ fn group_table(
 fn csv_lines(
     p: &Product,
     defs: &[&KpiDefinition],
-    national: &KpiTable,
+    scope: (&str, &str),
     groups: &KpiTable,
     out: &(KpiOut, GroupCells, Vec<Cell>),
     text: &Text,
@@ -794,13 +797,11 @@ fn csv_lines(
             c[5].clone(),
         ]
     };
-    let (code, label) = national
-        .rows
-        .first()
-        .map(|r| (r.group.clone(), r.label.clone()))
-        .unwrap_or_else(|| ("VN".into(), "Việt Nam".into()));
+    // The scope's own line: the province when the report is for one, else the country
+    // (the nation-level sums carry the key "VN" either way).
+    let (code, label) = scope;
     for (d, c) in defs.iter().zip(&out.0.cells) {
-        rows.push(line(&code, &label, d, c));
+        rows.push(line(code, label, d, c));
     }
     for (r, cells) in groups.rows.iter().zip(&out.1) {
         for (d, c) in defs.iter().zip(cells) {
@@ -853,6 +854,25 @@ fn month_chart(
     }
 }
 
+/// Deployments and completeness per province, in province code order.
+fn province_rollup(
+    status: &[(Deployment, BTreeMap<Period, time::Date>)],
+    period: &Period,
+    today: time::Date,
+) -> BTreeMap<String, (u64, Completeness)> {
+    let mut by_province: BTreeMap<String, (u64, Completeness)> = BTreeMap::new();
+    for (d, received) in status {
+        let e = by_province.entry(d.province_code.clone()).or_default();
+        e.0 += 1;
+        e.1.add(completeness(
+            &owed_periods(d, period, today),
+            received,
+            DUE_DAYS,
+        ));
+    }
+    by_province
+}
+
 async fn completeness_section(
     store: &Store,
     status: &[(Deployment, BTreeMap<Period, time::Date>)],
@@ -862,13 +882,10 @@ async fn completeness_section(
     text: &Text,
 ) -> Result<Vec<Block>, ReportBuildError> {
     let lang = text.lang;
-    let mut by_province: BTreeMap<String, (u64, Completeness)> = BTreeMap::new();
+    let by_province = province_rollup(status, period, today);
     let mut missing: Vec<(&Deployment, Vec<Period>)> = Vec::new();
     for (d, received) in status {
         let owed = owed_periods(d, period, today);
-        let e = by_province.entry(d.province_code.clone()).or_default();
-        e.0 += 1;
-        e.1.add(completeness(&owed, received, DUE_DAYS));
         let gaps: Vec<Period> = owed
             .into_iter()
             .filter(|p| !received.contains_key(p))
