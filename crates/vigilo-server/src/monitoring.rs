@@ -48,12 +48,6 @@ static CATALOGUE: LazyLock<Option<KpiCatalogue>> =
         }
     });
 
-fn catalogue(ctx: &Ctx) -> AppResult<&'static KpiCatalogue> {
-    CATALOGUE
-        .as_ref()
-        .ok_or_else(|| ctx.err(AppError::new(ErrorCode::Internal)))
-}
-
 /// The deployment if the caller may see it: staff, the facility's own reporters, or the
 /// vendor whose product it is. Anyone else gets "not found".
 async fn deployment_for(state: &AppState, ctx: &Ctx, id: &str) -> AppResult<DeploymentView> {
@@ -486,6 +480,80 @@ fn totals_of(s: &ReportSums, counters: &BTreeMap<String, u64>) -> Totals {
     }
 }
 
+/// Why a KPI table could not be built outside a request (the report builder has no `Ctx`).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum KpiError {
+    #[error(transparent)]
+    Store(#[from] vigilo_store::StoreError),
+    #[error("the built-in KPI catalogue does not load")]
+    Catalogue,
+}
+
+/// What one KPI table covers, already checked: the store-level twin of [`KpiQuery`].
+pub(crate) struct KpiSpec<'a> {
+    pub period: Period,
+    pub level: String,
+    pub group_by: GroupBy,
+    pub product: Option<&'a vigilo_store::Product>,
+    pub province: Option<String>,
+    /// A facility's own accounts see only their own reports.
+    pub facility_id: Option<String>,
+}
+
+pub(crate) fn builtin_catalogue() -> Result<&'static KpiCatalogue, KpiError> {
+    CATALOGUE.as_ref().ok_or(KpiError::Catalogue)
+}
+
+/// The KPIs shown for a product (or for every product when `None`).
+pub(crate) fn kpi_definitions(
+    product: Option<&vigilo_store::Product>,
+) -> Result<Vec<&'static KpiDefinition>, KpiError> {
+    let cat = builtin_catalogue()?;
+    Ok(
+        match product.and_then(|p| p.clinical_area.parse::<ClinicalArea>().ok()) {
+            // The area's own KPIs when it has some (its "screened" already counts uses); the
+            // common set for every tool otherwise, so the table stays readable on a small screen.
+            Some(area) => {
+                let own: Vec<&KpiDefinition> = cat
+                    .for_clinical_area(area)
+                    .into_iter()
+                    .filter(|d| d.clinical_area.is_some())
+                    .collect();
+                if own.is_empty() {
+                    cat.for_clinical_area(area)
+                } else {
+                    own
+                }
+            }
+            None => cat
+                .all()
+                .iter()
+                .filter(|d| d.clinical_area.is_none())
+                .collect(),
+        },
+    )
+}
+
+/// The periods a deployment owed inside `period` by `today` (completeness's denominator).
+pub(crate) fn owed_periods(d: &Deployment, period: &Period, today: time::Date) -> Vec<Period> {
+    let Some(go) = d.go_live_date() else {
+        return Vec::new();
+    };
+    let end = d
+        .end_date_value()
+        .map_or(period.last_day(), |e| e.min(period.last_day()));
+    expected_periods(
+        d.frequency(),
+        go.max(period.start()),
+        Some(end),
+        today,
+        DUE_DAYS,
+    )
+    .into_iter()
+    .filter(|p| period.gathers(p))
+    .collect()
+}
+
 /// Builds the KPI table of a period for a product (or every product) at a level.
 async fn kpi_table(state: &AppState, ctx: &Ctx, q: &KpiQuery, lang: Lang) -> AppResult<KpiTable> {
     let period = match q.period.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -509,80 +577,64 @@ async fn kpi_table(state: &AppState, ctx: &Ctx, q: &KpiQuery, lang: Lang) -> App
         ),
         None => None,
     };
-    let cat = catalogue(ctx)?;
-    let defs: Vec<&KpiDefinition> = match product
-        .as_ref()
-        .and_then(|p| p.clinical_area.parse::<ClinicalArea>().ok())
-    {
-        // The area's own KPIs when it has some (its "screened" already counts uses); the
-        // common set for every tool otherwise, so the table stays readable on a small screen.
-        Some(area) => {
-            let own: Vec<&KpiDefinition> = cat
-                .for_clinical_area(area)
-                .into_iter()
-                .filter(|d| d.clinical_area.is_some())
-                .collect();
-            if own.is_empty() {
-                cat.for_clinical_area(area)
-            } else {
-                own
-            }
-        }
-        None => cat
-            .all()
-            .iter()
-            .filter(|d| d.clinical_area.is_none())
-            .collect(),
+    let spec = KpiSpec {
+        period,
+        level,
+        group_by,
+        product: product.as_ref(),
+        province: q.province.clone().filter(|s| !s.is_empty()),
+        facility_id: reporter_facility(ctx).map(str::to_string),
     };
+    compute_kpi_table(&state.store, &spec, lang)
+        .await
+        .map_err(|e| match e {
+            KpiError::Store(e) => ctx.err(e.into()),
+            KpiError::Catalogue => ctx.err(AppError::new(ErrorCode::Internal)),
+        })
+}
+
+/// The KPI table for a checked spec, from the store alone: shared by the pages, the API
+/// and the period reports.
+pub(crate) async fn compute_kpi_table(
+    store: &vigilo_store::Store,
+    spec: &KpiSpec<'_>,
+    lang: Lang,
+) -> Result<KpiTable, KpiError> {
+    let period = spec.period;
+    let group_by = spec.group_by;
+    let product = spec.product;
+    let defs = kpi_definitions(product)?;
     let sq = SumsQuery {
         period,
-        product_id: product.as_ref().map(|p| p.id.clone()),
-        province_code: q.province.clone().filter(|s| !s.is_empty()),
+        product_id: product.map(|p| p.id.clone()),
+        province_code: spec.province.clone(),
         unit_code: None,
-        facility_id: reporter_facility(ctx).map(str::to_string),
+        facility_id: spec.facility_id.clone(),
         group_by,
     };
-    let sums = state
-        .store
-        .report_sums(&sq)
-        .await
-        .map_err(ctx.store_err())?;
+    let sums = store.report_sums(&sq).await?;
     let mut counters: HashMap<String, BTreeMap<String, u64>> = HashMap::new();
-    for (g, name, v) in state
-        .store
-        .counter_sums(&sq)
-        .await
-        .map_err(ctx.store_err())?
-    {
+    for (g, name, v) in store.counter_sums(&sq).await? {
         counters
             .entry(g)
             .or_default()
             .insert(name, u64::try_from(v).unwrap_or(0));
     }
     // Completeness per group, from what each deployment owed in the period.
-    let today = state.store.now().date();
-    let status = state
-        .store
+    let today = store.now().date();
+    let status = store
         .reporting_status(
             &period,
             sq.product_id.as_deref(),
             sq.province_code.as_deref(),
         )
-        .await
-        .map_err(ctx.store_err())?;
+        .await?;
     let mut owed: HashMap<String, Completeness> = HashMap::new();
     for (d, received) in &status {
-        let (Some(go), freq) = (d.go_live_date(), d.frequency()) else {
+        if d.go_live_date().is_none() {
             continue;
-        };
-        let end = d
-            .end_date_value()
-            .map_or(period.last_day(), |e| e.min(period.last_day()));
-        let exp: Vec<Period> =
-            expected_periods(freq, go.max(period.start()), Some(end), today, DUE_DAYS)
-                .into_iter()
-                .filter(|p| period.gathers(p))
-                .collect();
+        }
+        let exp = owed_periods(d, &period, today);
         let key = match group_by {
             GroupBy::Nation => "VN".to_string(),
             GroupBy::Province => d.province_code.clone(),
@@ -599,34 +651,19 @@ async fn kpi_table(state: &AppState, ctx: &Ctx, q: &KpiQuery, lang: Lang) -> App
     let mut names: HashMap<String, String> = HashMap::new();
     if matches!(group_by, GroupBy::Province | GroupBy::Unit) {
         for s in &sums {
-            if let Some(u) = state
-                .store
-                .admin_unit(&s.group_key)
-                .await
-                .map_err(ctx.store_err())?
-            {
+            if let Some(u) = store.admin_unit(&s.group_key).await? {
                 names.insert(s.group_key.clone(), u.name);
             }
         }
     } else if group_by == GroupBy::Facility {
         for s in &sums {
-            if let Some(o) = state
-                .store
-                .organisation(&s.group_key)
-                .await
-                .map_err(ctx.store_err())?
-            {
+            if let Some(o) = store.organisation(&s.group_key).await? {
                 names.insert(s.group_key.clone(), o.name);
             }
         }
     } else if group_by == GroupBy::Product {
         for s in &sums {
-            if let Some(p) = state
-                .store
-                .product(&s.group_key)
-                .await
-                .map_err(ctx.store_err())?
-            {
+            if let Some(p) = store.product(&s.group_key).await? {
                 names.insert(s.group_key.clone(), p.name);
             }
         }
@@ -677,8 +714,8 @@ async fn kpi_table(state: &AppState, ctx: &Ctx, q: &KpiQuery, lang: Lang) -> App
         .collect();
     Ok(KpiTable {
         period: period.to_string(),
-        level,
-        product: product.map(|p| p.id),
+        level: spec.level.clone(),
+        product: product.map(|p| p.id.clone()),
         kpis: defs
             .iter()
             .map(|d| KpiHead {
@@ -843,7 +880,7 @@ fn table_views(t: &KpiTable, lang: Lang, public: bool) -> (Vec<HeadView>, Vec<Ro
     (heads, rows)
 }
 
-async fn product_options(
+pub(crate) async fn product_options(
     state: &AppState,
     ctx: &Ctx,
     selected: Option<&str>,

@@ -4,7 +4,10 @@
 
 use crate::ctx::{access_layer, access_log, context_layer, security_headers, Ctx};
 use crate::error::{AppError, ErrorCode};
-use crate::{api, appraisal, directory, monitoring, orgs, pages, products, sandbox, AppState};
+use crate::{
+    api, appraisal, directory, monitoring, monitoring_report, orgs, pages, products, sandbox,
+    AppState,
+};
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
@@ -333,6 +336,20 @@ pub fn route_table() -> Vec<RouteSpec> {
             "/api/v1/kpis",
             ORG_MEMBERS,
             get(monitoring::api_kpis),
+        ),
+        // Period reports: public routes; the handler picks the variant (staff full, a vendor
+        // full for its own product, everybody else public).
+        spec(
+            M::GET,
+            "/reports",
+            Public,
+            get(monitoring_report::reports_page),
+        ),
+        spec(
+            M::GET,
+            "/reports/{period}",
+            Public,
+            get(monitoring_report::report),
         ),
         spec(M::GET, "/sandbox", VENDOR_OR_STAFF, get(sandbox::desk)),
         spec(

@@ -5,6 +5,7 @@ mod demo;
 mod demo_appraisal;
 mod demo_monitoring;
 mod import;
+mod report_cli;
 mod send;
 mod stats_cli;
 
@@ -107,6 +108,8 @@ enum Command {
     Signals(stats_cli::SignalsArgs),
     /// Drift between a reference and a current data file: PSI, KS, Jensen-Shannon, Wasserstein
     Drift(stats_cli::DriftArgs),
+    /// Monitoring period report (quarter, year or month) as HTML, PDF, CSV or XLSX
+    Report(report_cli::ReportArgs),
     /// Send monitoring reports dropped in a folder to the server; keeps them until acknowledged
     Send(send::SendArgs),
     /// Runs one submitted model for the sandbox (started by the server, reads stdin)
@@ -415,6 +418,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Signals(a) => stats_cli::run_signals(&a),
         Command::Drift(a) => stats_cli::run_drift(&a),
         Command::Send(a) => send::run(a).await,
+        Command::Report(a) => report_cli::run(a, &file).await,
         Command::SandboxWorker => Ok(()),
         Command::Audit(AuditCommand::Verify { db }) => {
             let store = open(&db, &file).await?;
