@@ -4,7 +4,9 @@
 
 use crate::ctx::{access_layer, access_log, context_layer, security_headers, Ctx};
 use crate::error::{AppError, ErrorCode};
-use crate::{api, appraisal, directory, monitoring, orgs, pages, products, sandbox, AppState};
+use crate::{
+    api, appraisal, directory, impact, monitoring, orgs, pages, products, sandbox, AppState,
+};
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
@@ -334,6 +336,7 @@ pub fn route_table() -> Vec<RouteSpec> {
             ORG_MEMBERS,
             get(monitoring::api_kpis),
         ),
+        spec(M::GET, "/api/v1/impact", STAFF, get(impact::api_impact)),
         spec(M::GET, "/sandbox", VENDOR_OR_STAFF, get(sandbox::desk)),
         spec(
             M::POST,
