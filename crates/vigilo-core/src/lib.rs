@@ -13,6 +13,7 @@ pub mod directory;
 pub mod documents;
 pub mod fda_list;
 pub mod identity;
+pub mod impact;
 pub mod kpi;
 pub mod lang;
 pub mod monitoring;

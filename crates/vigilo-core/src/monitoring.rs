@@ -196,6 +196,10 @@ impl Verified {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeriodReport {
     pub period: Period,
+    /// A period that ended on or before go-live: the same programme counts measured without
+    /// the AI (see [`is_baseline`]). Kept apart from AI KPIs, used for impact assessment.
+    #[serde(default)]
+    pub baseline: bool,
     pub uses: u64,
     pub positives: u64,
     pub verified: Option<Verified>,
@@ -209,6 +213,12 @@ pub struct PeriodReport {
     pub counters: BTreeMap<String, u64>,
 }
 
+/// How far back before go-live a deployment may report baseline periods, unless its facts
+/// say otherwise. A year: a station going live later must cover an earlier cohort's whole
+/// before and after windows (2K + 1 months, 7 with the default K = 3) with baseline reports
+/// to serve as its comparison, and a year of registers is what stations keep at hand.
+pub const DEFAULT_BASELINE_MONTHS: u8 = 12;
+
 /// What the checks need to know about the deployment a report is for.
 #[derive(Debug, Clone)]
 pub struct DeploymentFacts<'a> {
@@ -217,6 +227,25 @@ pub struct DeploymentFacts<'a> {
     pub end_date: Option<Date>,
     pub status: DeploymentStatus,
     pub declaration: &'a Declaration,
+    /// Months before go-live from which baseline periods are accepted (the period holding
+    /// that day is the first one); 0 accepts no baseline at all.
+    pub baseline_months: u8,
+}
+
+/// Whether a period is a baseline period: it ends on or before go-live, so nothing in it
+/// was seen by the AI. The go-live period itself is not baseline (it is partly AI).
+pub fn is_baseline(period: &Period, go_live: Date) -> bool {
+    period.end() <= go_live
+}
+
+/// The first day of the baseline window: `months` before go-live, same day of the month
+/// (clamped to the month's last day).
+pub fn baseline_start(go_live: Date, months: u8) -> Date {
+    let total = go_live.year() * 12 + i32::from(u8::from(go_live.month())) - 1 - i32::from(months);
+    let (year, m) = (total.div_euclid(12), total.rem_euclid(12) + 1);
+    let month = time::Month::try_from(m as u8).unwrap_or(time::Month::January);
+    let last = month.length(year);
+    Date::from_calendar_date(year, month, go_live.day().min(last)).unwrap_or(go_live)
 }
 
 /// One problem with one field of a report, in both languages.
@@ -304,18 +333,26 @@ pub fn check_report(
                 format!("kỳ {p} chưa bắt đầu"),
             ));
         }
-        if p.end() <= facts.go_live {
-            problems.push(FieldProblem::new(
-                "period",
-                format!(
-                    "period {p} ends before the deployment went live on {}",
-                    crate::appraisal::iso_date::format(facts.go_live)
-                ),
-                format!(
-                    "kỳ {p} kết thúc trước ngày triển khai {}",
-                    crate::appraisal::iso_date::format(facts.go_live)
-                ),
-            ));
+        if is_baseline(&p, facts.go_live) {
+            // A baseline period: accepted back to the window's first period, so a station
+            // cannot fill years of history that nobody will check.
+            let first = Period::containing(
+                p.kind(),
+                baseline_start(facts.go_live, facts.baseline_months),
+            );
+            if facts.baseline_months == 0 || p.start() < first.start() {
+                let from = crate::appraisal::iso_date::format(first.start());
+                let live = crate::appraisal::iso_date::format(facts.go_live);
+                problems.push(FieldProblem::new(
+                    "period",
+                    format!(
+                        "period {p} ends before the deployment went live on {live} and is outside its baseline window (periods from {from})"
+                    ),
+                    format!(
+                        "kỳ {p} kết thúc trước ngày triển khai {live} và nằm ngoài khoảng báo cáo nền (các kỳ từ {from})"
+                    ),
+                ));
+            }
         }
         if let Some(end) = facts.end_date {
             if p.start() > end {
@@ -333,11 +370,14 @@ pub fn check_report(
             }
         }
     }
-    if facts.status == DeploymentStatus::Planned {
+    // A planned deployment has no AI in use yet: it may send baseline periods (the "before"
+    // of the impact assessment, and the not-yet-treated comparison) but nothing else.
+    let baseline = period.is_some_and(|p| is_baseline(&p, facts.go_live));
+    if facts.status == DeploymentStatus::Planned && !baseline {
         problems.push(FieldProblem::new(
             "deployment",
-            "the deployment has not gone live; an administrator must activate it first".into(),
-            "triển khai chưa đi vào hoạt động; quản trị viên cần kích hoạt trước".into(),
+            "the deployment has not gone live; it may send only baseline periods (ending on or before go-live) until an administrator activates it".into(),
+            "triển khai chưa đi vào hoạt động; trước khi quản trị viên kích hoạt, chỉ gửi được các kỳ nền (kết thúc trước ngày triển khai)".into(),
         ));
     }
 
@@ -560,6 +600,7 @@ pub fn check_report(
     match (period, problems.is_empty()) {
         (Some(period), true) => Ok(PeriodReport {
             period,
+            baseline,
             uses,
             positives,
             verified,
@@ -920,6 +961,7 @@ mod tests {
             end_date: None,
             status: DeploymentStatus::Active,
             declaration: decl,
+            baseline_months: DEFAULT_BASELINE_MONTHS,
         }
     }
 
@@ -1063,14 +1105,22 @@ mod tests {
             at("2026-04", date!(2026 - 04 - 02)).is_ok(),
             "in progress is allowed"
         );
+        // Go-live is 2026-01-15: twelve months back is 2025-01-15, so January 2025 is the
+        // first baseline period.
+        let before = at("2025-12", date!(2026 - 04 - 02)).unwrap();
+        assert!(before.baseline, "before go-live is baseline");
+        assert!(at("2025-01", date!(2026 - 04 - 02)).unwrap().baseline);
         assert!(
-            at("2025-12", date!(2026 - 04 - 02)).is_err(),
-            "before go-live"
+            at("2024-12", date!(2026 - 04 - 02)).is_err(),
+            "before the baseline window"
         );
-        assert!(
-            at("2026-01", date!(2026 - 04 - 02)).is_ok(),
-            "go-live month"
-        );
+        let live = at("2026-01", date!(2026 - 04 - 02)).unwrap();
+        assert!(!live.baseline, "the go-live month is not baseline");
+        let mut none = facts(&d);
+        none.baseline_months = 0;
+        let mut r = good();
+        r.period = "2025-12".into();
+        assert!(check_report(&r, &none, date!(2026 - 04 - 02)).is_err());
         assert!(
             at("2026-W10", date!(2026 - 04 - 02)).is_err(),
             "wrong frequency"
@@ -1080,9 +1130,35 @@ mod tests {
         let mut r = good();
         r.period = "2026-03".into();
         assert!(check_report(&r, &ended, date!(2026 - 04 - 02)).is_err());
+        // A planned deployment (go-live still ahead) sends baseline periods only.
         let mut planned = facts(&d);
         planned.status = DeploymentStatus::Planned;
-        assert!(check_report(&good(), &planned, date!(2026 - 04 - 02)).is_err());
+        planned.go_live = date!(2026 - 05 - 01);
+        assert!(
+            check_report(&good(), &planned, date!(2026 - 04 - 02))
+                .unwrap()
+                .baseline
+        );
+        let mut april = good();
+        april.period = "2026-04".into();
+        assert!(
+            check_report(&april, &planned, date!(2026 - 04 - 02)).is_ok(),
+            "April ends on go-live: baseline"
+        );
+        planned.go_live = date!(2026 - 04 - 15);
+        assert!(
+            check_report(&april, &planned, date!(2026 - 04 - 20)).is_err(),
+            "the go-live period of a planned deployment"
+        );
+        assert!(check_report(&good(), &planned, date!(2026 - 04 - 20)).is_ok());
+        assert_eq!(
+            baseline_start(date!(2026 - 08 - 31), 6),
+            date!(2026 - 02 - 28)
+        );
+        assert_eq!(
+            baseline_start(date!(2026 - 03 - 01), 6),
+            date!(2025 - 09 - 01)
+        );
     }
 
     #[test]

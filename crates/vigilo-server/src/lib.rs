@@ -11,6 +11,7 @@ pub mod directory;
 pub mod error;
 pub mod extract;
 pub mod i18n;
+pub mod impact;
 pub mod jobs;
 pub mod monitoring;
 pub mod monitoring_report;

@@ -921,6 +921,8 @@ struct MonitoringPage {
     csv_href: String,
     public: bool,
     errors: Vec<String>,
+    /// The impact assessment of the selected product, as report HTML (staff only).
+    impact_html: String,
 }
 
 fn level_options(tr: &crate::i18n::Tr, level: &str) -> Vec<Opt> {
@@ -976,6 +978,10 @@ pub async fn monitoring_page(
             .unwrap_or_default()
     );
     let levels = level_options(&l.tr, &level);
+    let impact_html = match q.product.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) if ctx.is_staff() => crate::impact::section_html(&state, &ctx, p, lang).await?,
+        _ => String::new(),
+    };
     render(
         &MonitoringPage {
             l,
@@ -988,6 +994,7 @@ pub async fn monitoring_page(
             csv_href,
             public: false,
             errors,
+            impact_html,
         },
         &ctx,
         StatusCode::OK,
@@ -1052,6 +1059,7 @@ pub async fn pilot_page(
             csv_href: String::new(),
             public: true,
             errors: Vec::new(),
+            impact_html: String::new(),
         },
         &ctx,
         StatusCode::OK,

@@ -462,7 +462,7 @@ pub async fn build_period_report(
     blocks.push(Block::heading(1, text.t("rep-alerts")));
     blocks.extend(alerts_section(store, params, &products, counts, &text).await?);
 
-    blocks.extend(impact_section(params, &text));
+    blocks.extend(impact_section(store, params, &products, &text).await?);
     blocks.push(Block::heading(1, text.t("rep-incidents")));
     blocks.push(Block::note(NoteKind::Info, text.t("rep-incidents-note")));
 
@@ -1109,15 +1109,42 @@ async fn alerts_section(
     Ok(blocks)
 }
 
-/// The impact assessment section. A placeholder: another change fills it from the
-/// impact assessments once they are recorded; until then the report says so plainly rather
-/// than leave the reader wondering whether it was forgotten.
-pub(crate) fn impact_section(params: &ReportParams, text: &Text) -> Vec<Block> {
-    let _ = params;
-    vec![
-        Block::heading(1, text.t("rep-impact")),
-        Block::note(NoteKind::Info, text.t("rep-impact-none")),
-    ]
+/// The impact assessment section: for each product, difference in differences of the KPIs
+/// its active licences name, with data up to the end of the period (`crate::impact`). Says
+/// so plainly when nothing could be assessed, rather than leave the reader wondering whether
+/// it was forgotten. Estimates pool whole stations, so the public variant shows them too.
+pub(crate) async fn impact_section(
+    store: &Store,
+    params: &ReportParams,
+    products: &[Product],
+    text: &Text,
+) -> Result<Vec<Block>, ReportBuildError> {
+    let mut blocks = vec![Block::heading(1, text.t("rep-impact"))];
+    let through = params.period.last_day().min(store.now().date());
+    let mut any = false;
+    for p in products {
+        match crate::impact::assess_licence_kpis(
+            store,
+            &p.id,
+            through,
+            vigilo_core::impact::DEFAULT_WINDOW_MONTHS,
+        )
+        .await
+        {
+            Ok(found) if !found.is_empty() => {
+                any = true;
+                blocks.push(Block::heading(2, p.name.clone()));
+                blocks.extend(crate::impact::report_blocks(&found, params.lang));
+            }
+            Ok(_) => {}
+            Err(crate::impact::ImpactError::Store(e)) => return Err(e.into()),
+            Err(e) => tracing::warn!(product = %p.id, error = %e, "impact assessment skipped"),
+        }
+    }
+    if !any {
+        blocks.push(Block::note(NoteKind::Info, text.t("rep-impact-none")));
+    }
+    Ok(blocks)
 }
 
 // ---- web ----

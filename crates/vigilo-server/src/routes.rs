@@ -5,8 +5,8 @@
 use crate::ctx::{access_layer, access_log, context_layer, security_headers, Ctx};
 use crate::error::{AppError, ErrorCode};
 use crate::{
-    api, appraisal, directory, monitoring, monitoring_report, orgs, pages, products, sandbox,
-    AppState,
+    api, appraisal, directory, impact, monitoring, monitoring_report, orgs, pages, products,
+    sandbox, AppState,
 };
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
@@ -351,6 +351,7 @@ pub fn route_table() -> Vec<RouteSpec> {
             Public,
             get(monitoring_report::report),
         ),
+        spec(M::GET, "/api/v1/impact", STAFF, get(impact::api_impact)),
         spec(M::GET, "/sandbox", VENDOR_OR_STAFF, get(sandbox::desk)),
         spec(
             M::POST,

@@ -43,8 +43,8 @@ pub use error::StoreError;
 pub use jobs::{JobClaim, JobRun};
 pub use monitoring::{
     parse_counts, Alert, AlertFilter, BatchReceipt, Deployment, DeploymentFilter, DeploymentView,
-    GroupBy, NewAlert, NewDeployment, ProvinceRollout, ReportSums, RowOutcome, StoredReport,
-    Submitter, SumsQuery, Training, UnreadableRow,
+    FacilityPeriodSums, GroupBy, ImpactSums, NewAlert, NewDeployment, ProvinceRollout, ReportSums,
+    RowOutcome, StoredReport, Submitter, SumsQuery, Training, UnreadableRow,
 };
 pub use orgs::{NewOrganisation, Organisation};
 pub use sandbox::{

@@ -17,7 +17,7 @@ use vigilo_core::appraisal::iso_date;
 use vigilo_core::directory::LicenceStatus;
 use vigilo_core::monitoring::{
     check_report, Declaration, DeploymentFacts, DeploymentStatus, FieldProblem, PeriodReport,
-    ReportInput, RolloutRow, TrainingRecord,
+    ReportInput, RolloutRow, TrainingRecord, DEFAULT_BASELINE_MONTHS,
 };
 use vigilo_core::period::{Period, PeriodKind};
 
@@ -214,9 +214,11 @@ pub struct StoredReport {
     pub first_received_at: String,
     pub received_at: String,
     pub received_by: String,
+    /// 1 for a baseline period (ended on or before go-live, counted without the AI).
+    pub baseline: i64,
 }
 
-const REPORT_READ_COLUMNS: &str = "report_key, deployment_id, period, uses, positives, tp, fp, fn, tn, overrides, escalations, downtime_minutes, latency_p50_ms, latency_p95_ms, score_histogram, mix_json, counters_json, content_hash, revision, source, first_received_at, received_at, received_by";
+const REPORT_READ_COLUMNS: &str = "report_key, deployment_id, period, uses, positives, tp, fp, fn, tn, overrides, escalations, downtime_minutes, latency_p50_ms, latency_p95_ms, score_histogram, mix_json, counters_json, content_hash, revision, source, first_received_at, received_at, received_by, baseline";
 
 impl StoredReport {
     pub fn score_counts(&self) -> Vec<u64> {
@@ -256,6 +258,38 @@ pub struct ReportSums {
     pub overrides: i64,
     pub escalations: i64,
     pub downtime_minutes: i64,
+}
+
+/// One facility's sums for one reported period (all its deployments of the product).
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow)]
+pub struct FacilityPeriodSums {
+    pub facility_id: String,
+    pub period: String,
+    pub reports: i64,
+    /// How many of `reports` are baseline rows (all of them before go-live, none after).
+    pub baseline_reports: i64,
+    pub uses: i64,
+    pub positives: i64,
+    pub tp: i64,
+    pub fp: i64,
+    #[sqlx(rename = "fn")]
+    #[serde(rename = "fn")]
+    pub fn_: i64,
+    pub tn: i64,
+    pub overrides: i64,
+    pub escalations: i64,
+    pub downtime_minutes: i64,
+    /// Declared counters summed the same way.
+    #[sqlx(skip)]
+    pub counters: BTreeMap<String, i64>,
+}
+
+/// What the impact assessment reads: every facility's go-live and its per-period sums.
+#[derive(Debug, Clone, Default)]
+pub struct ImpactSums {
+    /// Facility id to the go-live day of its earliest deployment of the product.
+    pub go_live: BTreeMap<String, Date>,
+    pub rows: Vec<FacilityPeriodSums>,
 }
 
 /// How KPI sums are grouped.
@@ -353,7 +387,7 @@ fn placeholders(backend: crate::Backend, offset: usize, n: usize) -> String {
     }
 }
 
-const REPORT_INSERT_COLUMNS: [&str; 30] = [
+const REPORT_INSERT_COLUMNS: [&str; 31] = [
     "report_key",
     "deployment_id",
     "product_id",
@@ -384,9 +418,10 @@ const REPORT_INSERT_COLUMNS: [&str; 30] = [
     "first_received_at",
     "received_at",
     "received_by",
+    "baseline",
 ];
 
-/// Rows per multi-row INSERT: 30 columns x 200 rows stays far below both backends' limits
+/// Rows per multi-row INSERT: 31 columns x 200 rows stays far below both backends' limits
 /// on bound values.
 const INSERT_CHUNK: usize = 200;
 
@@ -1041,6 +1076,9 @@ impl Store {
                 end_date: d.end_date_value(),
                 status,
                 declaration: declarations.get(&d.version_id).unwrap_or(&STANDARD),
+                // One window for every deployment until a deployment needs its own; the
+                // impact assessment's windows are designed around it (docs/monitoring-impact.md).
+                baseline_months: DEFAULT_BASELINE_MONTHS,
             };
             match check_report(&input, &facts, today) {
                 Ok(report) => {
@@ -1251,7 +1289,8 @@ impl Store {
                     .bind(source)
                     .bind(first)
                     .bind(&now)
-                    .bind(&submitter.user_id);
+                    .bind(&submitter.user_id)
+                    .bind(i64::from(r.baseline));
             }
             q.execute(&mut *tx).await.map_err(|e| {
                 StoreError::from(e).on_unique("report", "a period sent twice at once")
@@ -1340,7 +1379,8 @@ impl Store {
 
     // ---- KPI sums ----
 
-    /// Sums of the fixed counts over the reports gathered into a period, grouped.
+    /// Sums of the fixed counts over the reports gathered into a period, grouped. Baseline
+    /// rows are left out: an AI KPI must not mix in counts made without the AI.
     pub async fn report_sums(&self, q: &SumsQuery) -> Result<Vec<ReportSums>, StoreError> {
         let group = q.group_by.column();
         let sql = format!(
@@ -1350,7 +1390,7 @@ impl Store {
              CAST(COALESCE(SUM(CASE WHEN tp IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT) AS verified_reports, \
              CAST(COALESCE(SUM(overrides), 0) AS BIGINT) AS overrides, CAST(COALESCE(SUM(escalations), 0) AS BIGINT) AS escalations, \
              CAST(COALESCE(SUM(downtime_minutes), 0) AS BIGINT) AS downtime_minutes \
-             FROM monitoring_reports WHERE period_anchor >= $1 AND period_anchor < $2 \
+             FROM monitoring_reports WHERE baseline = 0 AND period_anchor >= $1 AND period_anchor < $2 \
              AND ($3 IS NULL OR product_id = $3) AND ($4 IS NULL OR province_code = $4) \
              AND ($5 IS NULL OR unit_code = $5) AND ($6 IS NULL OR facility_id = $6) \
              GROUP BY 1 ORDER BY 1"
@@ -1378,7 +1418,7 @@ impl Store {
         let sql = format!(
             "SELECT {group} AS group_key, c.name, CAST(COALESCE(SUM(c.value), 0) AS BIGINT) AS total \
              FROM monitoring_report_counters c JOIN monitoring_reports r ON r.report_key = c.report_key \
-             WHERE r.period_anchor >= $1 AND r.period_anchor < $2 \
+             WHERE r.baseline = 0 AND r.period_anchor >= $1 AND r.period_anchor < $2 \
              AND ($3 IS NULL OR r.product_id = $3) AND ($4 IS NULL OR r.province_code = $4) \
              AND ($5 IS NULL OR r.unit_code = $5) AND ($6 IS NULL OR r.facility_id = $6) \
              GROUP BY 1, 2 ORDER BY 1, 2"
@@ -1395,7 +1435,8 @@ impl Store {
     }
 
     /// For completeness: each deployment that overlaps the period, and the day the first
-    /// revision of each of its reports in the period arrived.
+    /// revision of each of its reports in the period arrived. Baseline reports are extra
+    /// work a station volunteers, so they count neither for nor against it here.
     pub async fn reporting_status(
         &self,
         period: &Period,
@@ -1416,7 +1457,7 @@ impl Store {
         .await?;
         let rows: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT deployment_id, period, first_received_at FROM monitoring_reports \
-             WHERE period_anchor >= $1 AND period_anchor < $2 AND ($3 IS NULL OR product_id = $3) AND ($4 IS NULL OR province_code = $4)",
+             WHERE baseline = 0 AND period_anchor >= $1 AND period_anchor < $2 AND ($3 IS NULL OR product_id = $3) AND ($4 IS NULL OR province_code = $4)",
         )
         .bind(&start)
         .bind(&end)
@@ -1441,6 +1482,71 @@ impl Store {
                 (d, r)
             })
             .collect())
+    }
+
+    // ---- impact ----
+
+    /// Sums per facility and reported period for one product, baseline rows included, with
+    /// each facility's go-live (its earliest deployment of the product): what the impact
+    /// assessment builds unit-level before and after values from. Only periods gathered in
+    /// `[from, to)` by their anchor day are read.
+    pub async fn impact_sums(
+        &self,
+        product_id: &str,
+        from: Date,
+        to: Date,
+    ) -> Result<ImpactSums, StoreError> {
+        let (from, to) = (iso_date::format(from), iso_date::format(to));
+        let lives: Vec<(String, String)> = sqlx::query_as(
+            "SELECT facility_id, MIN(go_live) FROM deployments WHERE product_id = $1 GROUP BY facility_id ORDER BY facility_id",
+        )
+        .bind(product_id)
+        .fetch_all(self.pool())
+        .await?;
+        let go_live = lives
+            .into_iter()
+            .filter_map(|(f, d)| iso_date::parse(&d).ok().map(|d| (f, d)))
+            .collect();
+        let rows: Vec<FacilityPeriodSums> = sqlx::query_as(
+            "SELECT facility_id, period, COUNT(*) AS reports, \
+             CAST(COALESCE(SUM(baseline), 0) AS BIGINT) AS baseline_reports, \
+             CAST(COALESCE(SUM(uses), 0) AS BIGINT) AS uses, CAST(COALESCE(SUM(positives), 0) AS BIGINT) AS positives, \
+             CAST(COALESCE(SUM(tp), 0) AS BIGINT) AS tp, CAST(COALESCE(SUM(fp), 0) AS BIGINT) AS fp, CAST(COALESCE(SUM(fn), 0) AS BIGINT) AS fn, CAST(COALESCE(SUM(tn), 0) AS BIGINT) AS tn, \
+             CAST(COALESCE(SUM(overrides), 0) AS BIGINT) AS overrides, CAST(COALESCE(SUM(escalations), 0) AS BIGINT) AS escalations, \
+             CAST(COALESCE(SUM(downtime_minutes), 0) AS BIGINT) AS downtime_minutes \
+             FROM monitoring_reports WHERE product_id = $1 AND period_anchor >= $2 AND period_anchor < $3 \
+             GROUP BY facility_id, period ORDER BY facility_id, period",
+        )
+        .bind(product_id)
+        .bind(&from)
+        .bind(&to)
+        .fetch_all(self.pool())
+        .await?;
+        let counters: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT r.facility_id, r.period, c.name, CAST(COALESCE(SUM(c.value), 0) AS BIGINT) AS total \
+             FROM monitoring_report_counters c JOIN monitoring_reports r ON r.report_key = c.report_key \
+             WHERE r.product_id = $1 AND r.period_anchor >= $2 AND r.period_anchor < $3 \
+             GROUP BY r.facility_id, r.period, c.name ORDER BY 1, 2, 3",
+        )
+        .bind(product_id)
+        .bind(&from)
+        .bind(&to)
+        .fetch_all(self.pool())
+        .await?;
+        let mut by_row: HashMap<(String, String), BTreeMap<String, i64>> = HashMap::new();
+        for (f, p, name, v) in counters {
+            by_row.entry((f, p)).or_default().insert(name, v);
+        }
+        let rows = rows
+            .into_iter()
+            .map(|mut r| {
+                r.counters = by_row
+                    .remove(&(r.facility_id.clone(), r.period.clone()))
+                    .unwrap_or_default();
+                r
+            })
+            .collect();
+        Ok(ImpactSums { go_live, rows })
     }
 
     // ---- alerts ----

@@ -22,6 +22,7 @@ vigilo_store::conformance!(
     deployments_need_a_licence_that_allows_the_site_and_trained_staff,
     reports_are_idempotent_versioned_and_checked_row_by_row,
     kpi_sums_completeness_and_alerts,
+    baseline_reports_are_taken_and_kept_out_of_ai_kpis,
 );
 
 struct World {
@@ -542,4 +543,136 @@ async fn kpi_sums_completeness_and_alerts(db: &TestDb) {
         .set_alert_state(&w.reviewer, &all[0].id, "new", "")
         .await
         .is_err());
+}
+
+/// A planned deployment reports its baseline (periods ending on or before go-live, back to
+/// the six-month window); those rows are flagged, left out of KPI sums and reporting status,
+/// and read by the impact query with the facility's go-live.
+async fn baseline_reports_are_taken_and_kept_out_of_ai_kpis(db: &TestDb) {
+    let w = world(db).await;
+    let s = &w.store;
+    s.record_training(&w.reviewer, &w.hanoi, &w.product, &trained())
+        .await
+        .unwrap();
+    let dep = s
+        .create_deployment(
+            &w.reviewer,
+            &NewDeployment {
+                go_live: date!(2026 - 03 - 01),
+                ..at(&w.version, &w.hanoi)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(dep.status, "planned");
+    w.clock.set(datetime!(2026-02-10 08:00 UTC));
+    let station = Submitter {
+        user_id: "station".into(),
+        facility_id: Some(w.hanoi.clone()),
+    };
+    let r = s
+        .ingest_reports(
+            &station,
+            "api",
+            vec![
+                Ok(report(&dep.id, "2025-12", 200)),
+                Ok(report(&dep.id, "2026-02", 300)),
+                // Go-live 2026-03-01: the twelve-month window starts in March 2025.
+                Ok(report(&dep.id, "2025-02", 100)),
+            ],
+        )
+        .await
+        .unwrap();
+    let statuses: Vec<&str> = r.rows.iter().map(|o| o.status).collect();
+    assert_eq!(
+        statuses,
+        ["accepted", "accepted", "rejected"],
+        "{:?}",
+        r.rows
+    );
+    assert!(r.rows[2].problems[0].message.contains("baseline window"));
+    let stored = s.deployment_reports(&dep.id).await.unwrap();
+    assert_eq!(
+        stored.iter().map(|r| r.baseline).collect::<Vec<_>>(),
+        [1, 1]
+    );
+
+    w.clock.set(datetime!(2026-05-20 08:00 UTC));
+    assert_eq!(s.activate_due_deployments().await.unwrap(), 1);
+    let r = s
+        .ingest_reports(
+            &station,
+            "api",
+            vec![
+                Ok(report(&dep.id, "2026-03", 40)),
+                Ok(report(&dep.id, "2026-04", 50)),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.accepted, 2, "{:?}", r.rows);
+    let stored = s.deployment_reports(&dep.id).await.unwrap();
+    assert_eq!(
+        stored.iter().map(|r| r.baseline).collect::<Vec<_>>(),
+        [1, 1, 0, 0]
+    );
+
+    // Q1 holds February (baseline) and March (AI): only March is an AI KPI.
+    let q1 = SumsQuery {
+        period: Period::parse("2026-Q1").unwrap(),
+        product_id: Some(w.product.clone()),
+        province_code: None,
+        unit_code: None,
+        facility_id: None,
+        group_by: GroupBy::Facility,
+    };
+    let sums = s.report_sums(&q1).await.unwrap();
+    assert_eq!(sums.len(), 1);
+    assert_eq!((sums[0].uses, sums[0].reports), (40, 1));
+    let half = s
+        .report_sums(&SumsQuery {
+            period: Period::parse("2025").unwrap(),
+            ..q1.clone()
+        })
+        .await
+        .unwrap();
+    assert!(half.is_empty(), "2025 has only baseline rows");
+    let status = s
+        .reporting_status(&Period::parse("2026-Q1").unwrap(), None, None)
+        .await
+        .unwrap();
+    assert_eq!(status.len(), 1);
+    assert_eq!(
+        status[0]
+            .1
+            .keys()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>(),
+        ["2026-03"]
+    );
+
+    let impact = s
+        .impact_sums(&w.product, date!(2025 - 01 - 01), date!(2027 - 01 - 01))
+        .await
+        .unwrap();
+    assert_eq!(impact.go_live.get(&w.hanoi), Some(&date!(2026 - 03 - 01)));
+    let rows: Vec<(&str, i64, i64)> = impact
+        .rows
+        .iter()
+        .map(|r| (r.period.as_str(), r.uses, r.baseline_reports))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("2025-12", 200, 1),
+            ("2026-02", 300, 1),
+            ("2026-03", 40, 0),
+            ("2026-04", 50, 0)
+        ]
+    );
+    let narrow = s
+        .impact_sums(&w.product, date!(2026 - 01 - 01), date!(2026 - 04 - 01))
+        .await
+        .unwrap();
+    assert_eq!(narrow.rows.len(), 2);
 }

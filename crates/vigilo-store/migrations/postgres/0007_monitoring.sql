@@ -57,6 +57,8 @@ CREATE INDEX deployment_events_deployment ON deployment_events (deployment_id, s
 
 -- The current revision of each deployment x period. report_key is `deployment/period`, so a
 -- resend finds its row by one key; period_anchor (an ISO date) gathers rows into coarser periods.
+-- baseline = 1 for a period that ended on or before go-live (counts without the AI): AI KPIs
+-- and reporting status leave those rows out; the impact assessment reads them.
 CREATE TABLE monitoring_reports (
     report_key        TEXT PRIMARY KEY,
     deployment_id     TEXT NOT NULL REFERENCES deployments (id),
@@ -68,6 +70,7 @@ CREATE TABLE monitoring_reports (
     period            TEXT NOT NULL,
     period_start      TEXT NOT NULL,
     period_anchor     TEXT NOT NULL,
+    baseline          BIGINT NOT NULL DEFAULT 0 CHECK (baseline IN (0, 1)),
     uses              BIGINT NOT NULL,
     positives         BIGINT NOT NULL,
     tp                BIGINT,
