@@ -13,6 +13,7 @@ pub mod extract;
 pub mod i18n;
 pub mod jobs;
 pub mod monitoring;
+pub mod monitoring_alerts;
 pub mod openapi;
 pub mod orgs;
 pub mod pages;

@@ -27,6 +27,7 @@ use utoipa::{Modify, OpenApi};
         crate::monitoring::api_reports, crate::monitoring::api_deployments,
         crate::monitoring::api_create_deployment, crate::monitoring::api_deployment,
         crate::monitoring::api_training, crate::monitoring::api_kpis,
+        crate::monitoring_alerts::api_alerts,
     ),
     components(schemas(Problem)),
     modifiers(&Security)

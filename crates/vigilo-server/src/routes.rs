@@ -4,7 +4,10 @@
 
 use crate::ctx::{access_layer, access_log, context_layer, security_headers, Ctx};
 use crate::error::{AppError, ErrorCode};
-use crate::{api, appraisal, directory, monitoring, orgs, pages, products, sandbox, AppState};
+use crate::{
+    api, appraisal, directory, monitoring, monitoring_alerts, orgs, pages, products, sandbox,
+    AppState,
+};
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
@@ -333,6 +336,18 @@ pub fn route_table() -> Vec<RouteSpec> {
             "/api/v1/kpis",
             ORG_MEMBERS,
             get(monitoring::api_kpis),
+        ),
+        spec(
+            M::GET,
+            "/alerts",
+            VENDOR_OR_STAFF,
+            get(monitoring_alerts::alerts_page),
+        ),
+        spec(
+            M::GET,
+            "/api/v1/alerts",
+            VENDOR_OR_STAFF,
+            get(monitoring_alerts::api_alerts),
         ),
         spec(M::GET, "/sandbox", VENDOR_OR_STAFF, get(sandbox::desk)),
         spec(

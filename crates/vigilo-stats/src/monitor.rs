@@ -152,7 +152,8 @@ impl Default for MonitorOptions {
 }
 
 impl MonitorOptions {
-    fn check(&self) -> Result<()> {
+    /// Checks the options (thresholds ordered, levels and rates in range).
+    pub fn validate(&self) -> Result<()> {
         let ordered = |name: &'static str, w: f64, a: f64| {
             if !(w > 0.0 && a >= w && a.is_finite()) {
                 Err(invalid(
@@ -329,7 +330,7 @@ impl Streams {
 /// Runs every check over a deployment's periods (oldest first). Errors only on invalid
 /// options; data that cannot be assessed is skipped and noted.
 pub fn detect(periods: &[PeriodInput], opts: &MonitorOptions) -> Result<MonitorOutput> {
-    opts.check()?;
+    opts.validate()?;
     let mut out = MonitorOutput::default();
     let n_ref = opts.reference_periods;
     if periods.len() <= n_ref {
@@ -891,14 +892,8 @@ mod tests {
     fn verified_specificity_drop_raises_a_cusum_alert() {
         let mut s = stable(6);
         for (i, p) in s.iter_mut().enumerate() {
-            p.verified = Some(if i < 3 {
-                VerifiedCounts {
-                    tp: 20,
-                    fp: 10,
-                    fn_: 2,
-                    tn: 90,
-                }
-            } else if i == 3 {
+            // Three reference months and one more like them, then a rise in false positives.
+            p.verified = Some(if i < 4 {
                 VerifiedCounts {
                     tp: 20,
                     fp: 10,
