@@ -117,6 +117,29 @@ fn bin_labels(decl: &Declaration) -> BTreeMap<String, Vec<String>> {
     out
 }
 
+/// The sandbox's reliability bins (ten equal-width right-closed bins on [0, 1], empty ones
+/// omitted) as a calibration map over all ten bins; `None` when no bin holds a case.
+fn map_from_reliability(bins: &[ReliabilityBin]) -> Option<CalibrationMap> {
+    let edges = sandbox_edges();
+    let (mut positives, mut totals) = (vec![0u64; CALIBRATION_BINS], vec![0u64; CALIBRATION_BINS]);
+    for b in bins {
+        // Omitted bins leave no index, so a bin's mean score places it (0 in the first bin).
+        let k = ((b.mean_predicted * CALIBRATION_BINS as f64).ceil() as usize)
+            .clamp(1, CALIBRATION_BINS)
+            - 1;
+        let n = b.count as u64;
+        totals[k] += n;
+        positives[k] += ((b.observed_rate * n as f64).round() as u64).min(n);
+    }
+    calibration_map_from_bins(&edges, &positives, &totals).ok()
+}
+
+fn sandbox_edges() -> Vec<f64> {
+    (0..=CALIBRATION_BINS)
+        .map(|i| i as f64 / CALIBRATION_BINS as f64)
+        .collect()
+}
+
 /// The calibration map measured in the sandbox for a version: from the newest evaluated
 /// submission of the newest study of that version. `None` when there is none, when the
 /// scores were not probabilities (no calibration), or when the declared score bins are not
@@ -126,10 +149,7 @@ async fn calibration_map(
     version_id: &str,
     decl: &Declaration,
 ) -> Result<Option<CalibrationMap>, StoreError> {
-    let edges: Vec<f64> = (0..=CALIBRATION_BINS)
-        .map(|i| i as f64 / CALIBRATION_BINS as f64)
-        .collect();
-    if decl.score_edges != edges {
+    if decl.score_edges != sandbox_edges() {
         return Ok(None);
     }
     for study in store
@@ -155,19 +175,7 @@ async fn calibration_map(
             let Some(bins) = bins else {
                 continue;
             };
-            let (mut positives, mut totals) =
-                (vec![0u64; CALIBRATION_BINS], vec![0u64; CALIBRATION_BINS]);
-            for b in bins {
-                // The sandbox omits empty bins; a bin's mean score places it (right-closed
-                // bins, 0 in the first).
-                let k = ((b.mean_predicted * CALIBRATION_BINS as f64).ceil() as usize)
-                    .clamp(1, CALIBRATION_BINS)
-                    - 1;
-                let n = b.count as u64;
-                totals[k] += n;
-                positives[k] += ((b.observed_rate * n as f64).round() as u64).min(n);
-            }
-            return Ok(calibration_map_from_bins(&edges, &positives, &totals).ok());
+            return Ok(map_from_reliability(&bins));
         }
     }
     Ok(None)
@@ -559,6 +567,24 @@ mod tests {
         let e = serde_json::json!({"kind": "cbpe", "estimate": 0.9, "verified": {"lower": 0.4, "upper": 0.6}});
         assert_eq!(evidence_summary(&e), "0.900 ∉ [0.400, 0.600]");
         assert_eq!(evidence_summary(&serde_json::Value::Null), "");
+    }
+
+    #[test]
+    fn reliability_bins_find_their_place() {
+        let bin = |count, mean_predicted, observed_rate| ReliabilityBin {
+            count,
+            mean_predicted,
+            observed_rate,
+        };
+        let map =
+            map_from_reliability(&[bin(50, 0.0, 0.02), bin(40, 0.55, 0.5), bin(10, 1.0, 0.9)])
+                .unwrap();
+        assert_eq!(map.edges, Declaration::standard().score_edges);
+        assert_eq!(map.positive_rate[0], 0.02);
+        assert_eq!(map.positive_rate[5], 0.5);
+        assert_eq!(map.positive_rate[9], 0.9);
+        assert!(!map.imputed[5] && map.imputed[3]);
+        assert!(map_from_reliability(&[]).is_none());
     }
 
     #[test]

@@ -17,11 +17,15 @@ use vigilo_core::Role;
 use vigilo_server::monitoring_alerts::{run_alerts, AlertOptions};
 use vigilo_server::ServerConfig;
 use vigilo_store::{
-    AlertFilter, DecisionInput, NewDeployment, NewProduct, Submitter, UnreadableRow,
+    AlertFilter, DecisionInput, NewDataset, NewDeployment, NewProduct, NewStudy, SubmissionOutcome,
+    Submitter, UnreadableRow,
 };
 use vigilo_testkit::{both_backends, Backend, TestServer};
 
-both_backends!(shifted_months_raise_alerts_once_and_only_the_vendor_sees_them);
+both_backends!(
+    shifted_months_raise_alerts_once_and_only_the_vendor_sees_them,
+    a_sandbox_calibration_gives_cbpe_estimates
+);
 
 /// A published, licensed version of a product made by `maker` (province 01 allowed).
 async fn licensed_version(s: &TestServer, maker: &str, name: &str) -> (String, String) {
@@ -124,7 +128,7 @@ const SHIFTED: Month = Month {
     score: [40, 50, 60, 70, 80, 30, 25, 20, 15, 10],
 };
 
-fn report(dep: &str, period: &Period, m: &Month) -> Result<ReportInput, UnreadableRow> {
+fn report_of(dep: &str, period: &Period, m: &Month) -> Result<ReportInput, UnreadableRow> {
     let mut mix = BTreeMap::new();
     mix.insert("age_band".to_string(), m.age.to_vec());
     mix.insert("sex".to_string(), vec![210, 185, 5]);
@@ -205,12 +209,12 @@ async fn shifted_months_raise_alerts_once_and_only_the_vendor_sees_them(backend:
     ];
     let mut rows = Vec::new();
     for (i, m) in months.iter().enumerate() {
-        rows.push(report(
+        rows.push(report_of(
             &shifting,
             m,
             if i < 3 { &REFERENCE } else { &SHIFTED },
         ));
-        rows.push(report(&stable, m, &REFERENCE));
+        rows.push(report_of(&stable, m, &REFERENCE));
     }
     let staff = Submitter {
         user_id: rev.id.clone(),
@@ -411,5 +415,158 @@ async fn shifted_months_raise_alerts_once_and_only_the_vendor_sees_them(backend:
         .await
         .unwrap();
     assert!(page.contains("href=\"/alerts\""));
+    s.stop().await;
+}
+
+/// With an evaluated sandbox submission for the version, the job builds the calibration map
+/// from its reliability bins and estimates specificity from the score histogram: the shifted
+/// month's scores move towards the uncertain bins, so the estimate falls (about 0.956 to
+/// 0.884, a watch).
+async fn a_sandbox_calibration_gives_cbpe_estimates(backend: Backend) {
+    let Some(mut s) = TestServer::start(
+        backend,
+        ServerConfig {
+            run_jobs: false,
+            ..ServerConfig::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let vendor = s.user("vendor-a", Role::Vendor, Some("MFR-A")).await;
+    let rev = s.user("rev", Role::Reviewer, None).await;
+    let one = s.user("station-1", Role::Reporter, Some("TYT-ONE")).await;
+    let maker = vendor.organisation_id.clone().unwrap();
+    let (product, version) = licensed_version(&s, &maker, "LaoScan").await;
+    let dataset = s
+        .store
+        .create_dataset(
+            "test",
+            NewDataset {
+                name: "reference",
+                description: "",
+                roles_json: "{}",
+                rows: 1000,
+                positives: 400,
+                bytes: b"id,label\n",
+            },
+        )
+        .await
+        .unwrap();
+    let study = s
+        .store
+        .create_study(
+            "test",
+            NewStudy {
+                title: "LaoScan 1.0",
+                dataset_id: &dataset.id,
+                version_id: &version,
+                application_id: None,
+                protocol_json: "{}",
+                max_submissions: 3,
+            },
+        )
+        .await
+        .unwrap();
+    let rates = [0.01, 0.03, 0.05, 0.1, 0.2, 0.4, 0.6, 0.75, 0.85, 0.95];
+    let bins: Vec<Value> = rates
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            serde_json::json!({ "count": 100, "mean_predicted": i as f64 / 10.0 + 0.05, "observed_rate": r })
+        })
+        .collect();
+    let report = serde_json::json!({ "calibration": { "bins": bins } });
+    s.store
+        .record_submission(
+            "test",
+            &study.id,
+            "predictions",
+            b"id,score\n",
+            SubmissionOutcome::Evaluated {
+                report_json: report.to_string(),
+                verdict: "pass".into(),
+            },
+        )
+        .await
+        .unwrap();
+
+    let today = s.store.now().date();
+    let go_live = today - time::Duration::days(150);
+    let facility = one.organisation_id.clone().unwrap();
+    s.store
+        .record_training(
+            "test",
+            &facility,
+            &product,
+            &TrainingRecord {
+                trained_on: go_live - time::Duration::days(3),
+                course: "LaoScan".into(),
+                staff_trained: 2,
+            },
+        )
+        .await
+        .unwrap();
+    let dep = s
+        .store
+        .create_deployment(
+            "test",
+            &NewDeployment {
+                version_id: &version,
+                facility_id: &facility,
+                go_live,
+                end_date: None,
+                frequency: PeriodKind::Month,
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let mut months = vec![Period::containing(PeriodKind::Month, go_live)];
+    for _ in 0..3 {
+        let next = months[months.len() - 1].next();
+        months.push(next);
+    }
+    let rows = months
+        .iter()
+        .enumerate()
+        .map(|(i, m)| report_of(&dep, m, if i < 3 { &REFERENCE } else { &SHIFTED }))
+        .collect();
+    let staff = Submitter {
+        user_id: rev.id.clone(),
+        facility_id: None,
+    };
+    let receipt = s.store.ingest_reports(&staff, "test", rows).await.unwrap();
+    assert_eq!(receipt.accepted, 4, "{:?}", receipt.rows);
+
+    let summary = run_alerts(&s.store, &AlertOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(summary.with_cbpe, 1, "{summary:?}");
+    let alerts = s
+        .store
+        .alerts(&AlertFilter {
+            deployment_id: Some(dep.clone()),
+            ..AlertFilter::default()
+        })
+        .await
+        .unwrap();
+    let cbpe = alerts
+        .iter()
+        .find(|a| a.metric == "cbpe.specificity")
+        .unwrap_or_else(|| panic!("{alerts:?}"));
+    assert_eq!(cbpe.method, "cbpe");
+    assert_eq!(cbpe.level, "watch");
+    assert!((cbpe.value - 0.8839).abs() < 1e-3, "{}", cbpe.value);
+    let ev: Value = serde_json::from_str(&cbpe.evidence_json).unwrap();
+    assert_eq!(ev["kind"], "cbpe");
+    assert_eq!(ev["rule"], "estimated-drop");
+    assert!((ev["reference_estimate"].as_f64().unwrap() - 0.9556).abs() < 1e-3);
+    assert_eq!(ev["imputed_bins"], 0);
+    assert!(
+        alerts.iter().all(|a| a.metric != "cbpe.sensitivity"),
+        "sensitivity rose"
+    );
     s.stop().await;
 }
