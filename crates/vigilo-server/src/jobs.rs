@@ -10,6 +10,8 @@ pub fn job_table() -> Vec<(&'static str, time::Duration)> {
     vec![
         ("purge-expired-sessions", time::Duration::hours(1)),
         ("expire-licences", time::Duration::hours(1)),
+        // Reports come monthly at most; a daily pass finds a new period within a day.
+        ("monitoring-alerts", time::Duration::days(1)),
     ]
 }
 
@@ -31,6 +33,13 @@ async fn run_job(store: &Store, name: &str) -> Result<String, String> {
                 }
             })
             .map_err(|e| e.to_string()),
+        "monitoring-alerts" => crate::monitoring_alerts::run_alerts(
+            store,
+            &crate::monitoring_alerts::AlertOptions::default(),
+        )
+        .await
+        .map(|s| s.to_string())
+        .map_err(|e| e.to_string()),
         other => Err(format!("no handler for job '{other}'")),
     }
 }

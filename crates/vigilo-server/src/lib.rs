@@ -14,6 +14,7 @@ pub mod i18n;
 pub mod impact;
 pub mod jobs;
 pub mod monitoring;
+pub mod monitoring_alerts;
 pub mod monitoring_report;
 pub mod openapi;
 pub mod orgs;

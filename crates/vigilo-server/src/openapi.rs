@@ -28,6 +28,7 @@ use utoipa::{Modify, OpenApi};
         crate::monitoring::api_create_deployment, crate::monitoring::api_deployment,
         crate::monitoring::api_training, crate::monitoring::api_kpis,
         crate::impact::api_impact,
+        crate::monitoring_alerts::api_alerts,
     ),
     components(schemas(Problem)),
     modifiers(&Security)

@@ -5,8 +5,8 @@
 use crate::ctx::{access_layer, access_log, context_layer, security_headers, Ctx};
 use crate::error::{AppError, ErrorCode};
 use crate::{
-    api, appraisal, directory, impact, monitoring, monitoring_report, orgs, pages, products,
-    sandbox, AppState,
+    api, appraisal, directory, impact, monitoring, monitoring_alerts, monitoring_report, orgs,
+    pages, products, sandbox, AppState,
 };
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
@@ -352,6 +352,18 @@ pub fn route_table() -> Vec<RouteSpec> {
             get(monitoring_report::report),
         ),
         spec(M::GET, "/api/v1/impact", STAFF, get(impact::api_impact)),
+        spec(
+            M::GET,
+            "/alerts",
+            VENDOR_OR_STAFF,
+            get(monitoring_alerts::alerts_page),
+        ),
+        spec(
+            M::GET,
+            "/api/v1/alerts",
+            VENDOR_OR_STAFF,
+            get(monitoring_alerts::api_alerts),
+        ),
         spec(M::GET, "/sandbox", VENDOR_OR_STAFF, get(sandbox::desk)),
         spec(
             M::POST,

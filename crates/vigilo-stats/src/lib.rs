@@ -18,6 +18,9 @@
 //!   units).
 //! - [`cbpe`]: confidence-based performance estimation from a site's score histogram and
 //!   the sandbox calibration map, and its comparison with verified outcomes.
+//! - [`monitor`]: the drift and performance alert detector over one deployment's period
+//!   series (PSI and Jensen-Shannon of the mix, EWMA of rates, CUSUM of verified error
+//!   rates, CBPE against verified outcomes), with evidence for each finding.
 //!
 //! The conventions where published tools disagree (counting unit, which IC, Yates, zero
 //! cells, bins, epsilon) follow the project's `statistics.md` and are stated on each module
@@ -37,6 +40,7 @@ pub mod error;
 pub mod eval;
 pub mod ks;
 pub mod mgps;
+pub mod monitor;
 pub mod rng;
 pub mod sequential;
 pub mod special;

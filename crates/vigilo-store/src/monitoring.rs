@@ -421,6 +421,31 @@ const REPORT_INSERT_COLUMNS: [&str; 31] = [
     "baseline",
 ];
 
+/// The placeholders of one report row. The latencies are bound as text and cast: a NULL
+/// float goes to PostgreSQL as float4 through the Any driver, after which the cached
+/// statement rejects real values (ARCHITECTURE.md, portable SQL rules); text is text
+/// whether or not it is NULL.
+fn report_row_placeholders(backend: crate::Backend, offset: usize) -> String {
+    let float = match backend {
+        crate::Backend::Sqlite => "REAL",
+        crate::Backend::Postgres => "DOUBLE PRECISION",
+    };
+    let latency = ["latency_p50_ms", "latency_p95_ms"];
+    REPORT_INSERT_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            let p = placeholders(backend, offset + i, 1);
+            if latency.contains(column) {
+                format!("CAST({p} AS {float})")
+            } else {
+                p
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Rows per multi-row INSERT: 31 columns x 200 rows stays far below both backends' limits
 /// on bound values.
 const INSERT_CHUNK: usize = 200;
@@ -1249,8 +1274,9 @@ impl Store {
         let columns = REPORT_INSERT_COLUMNS.join(", ");
         for chunk in to_insert.chunks(INSERT_CHUNK) {
             let width = REPORT_INSERT_COLUMNS.len();
+            let backend = self.backend();
             let values = (0..chunk.len())
-                .map(|r| format!("({})", placeholders(self.backend(), r * width, width)))
+                .map(|r| format!("({})", report_row_placeholders(backend, r * width)))
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!("INSERT INTO monitoring_reports ({columns}) VALUES {values}");
@@ -1279,8 +1305,8 @@ impl Store {
                     .bind(i(r.overrides))
                     .bind(i(r.escalations))
                     .bind(i(r.downtime_minutes))
-                    .bind(r.latency_p50_ms)
-                    .bind(r.latency_p95_ms)
+                    .bind(r.latency_p50_ms.map(|x| x.to_string()))
+                    .bind(r.latency_p95_ms.map(|x| x.to_string()))
                     .bind(join_counts(&r.score_histogram))
                     .bind(serde_json::to_string(&r.mix).unwrap_or_else(|_| "{}".into()))
                     .bind(serde_json::to_string(&r.counters).unwrap_or_else(|_| "{}".into()))

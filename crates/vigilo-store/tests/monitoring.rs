@@ -470,6 +470,23 @@ async fn kpi_sums_completeness_and_alerts(db: &TestDb) {
     ];
     let r = s.ingest_reports(&staff, "form", batch).await.unwrap();
     assert_eq!(r.accepted, 3, "{:?}", r.rows);
+    // A batch with latencies after one without: the statement is cached with the first
+    // batch's parameter types, and a NULL float must not make real values fail later.
+    let mut may = report(&dep, "2026-05", 20);
+    may.latency_p50_ms = Some(812.5);
+    may.latency_p95_ms = Some(2400.25);
+    let r = s
+        .ingest_reports(&staff, "api", vec![Ok(may)])
+        .await
+        .unwrap();
+    assert_eq!(r.accepted, 1, "{:?}", r.rows);
+    let stored = s.deployment_reports(&dep).await.unwrap();
+    let last = stored.iter().find(|x| x.period == "2026-05").unwrap();
+    assert_eq!(
+        (last.latency_p50_ms, last.latency_p95_ms),
+        (Some(812.5), Some(2400.25))
+    );
+    assert_eq!(stored[0].latency_p50_ms, None);
     let q1 = SumsQuery {
         period: Period::parse("2026-Q1").unwrap(),
         product_id: Some(w.product.clone()),
