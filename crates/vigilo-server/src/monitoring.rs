@@ -885,20 +885,12 @@ pub(crate) async fn product_options(
     ctx: &Ctx,
     selected: Option<&str>,
 ) -> AppResult<Vec<Opt>> {
-    let deps = state
+    let (products, _) = state
         .store
-        .deployments(&DeploymentFilter {
-            limit: 1000,
-            ..scope_filter(ctx)
-        })
+        .deployment_choices(&scope_filter(ctx))
         .await
         .map_err(ctx.store_err())?;
-    let mut seen = BTreeMap::new();
-    for d in deps {
-        seen.entry(d.product_id.clone())
-            .or_insert(d.product_name.clone());
-    }
-    Ok(seen
+    Ok(products
         .into_iter()
         .map(|(value, label)| Opt {
             selected: Some(value.as_str()) == selected,
@@ -1013,20 +1005,12 @@ pub async fn pilot_page(
     if !matches!(q.level.as_deref(), None | Some("nation" | "province")) {
         q.level = Some("province".into());
     }
-    let all = state
+    let (all, _) = state
         .store
-        .deployments(&DeploymentFilter {
-            limit: 1000,
-            ..DeploymentFilter::default()
-        })
+        .deployment_choices(&DeploymentFilter::default())
         .await
         .map_err(ctx.store_err())?;
-    let mut seen = BTreeMap::new();
-    for d in all {
-        seen.entry(d.product_id.clone())
-            .or_insert(d.product_name.clone());
-    }
-    let products: Vec<Opt> = seen
+    let products: Vec<Opt> = all
         .into_iter()
         .map(|(value, label)| Opt {
             selected: q.product.as_deref() == Some(value.as_str()),

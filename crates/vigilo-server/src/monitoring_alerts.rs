@@ -235,7 +235,13 @@ async fn deployment_alerts(
 ) -> Result<(), StoreError> {
     summary.deployments += 1;
     let reports = store.deployment_reports(&d.id).await?;
-    let periods: Vec<PeriodInput> = reports.iter().map(period_input).collect();
+    // Baseline periods measure the usual method before go-live, not the tool: they are
+    // neither its reference nor its series.
+    let periods: Vec<PeriodInput> = reports
+        .iter()
+        .filter(|r| r.baseline == 0)
+        .map(period_input)
+        .collect();
     let detector = MonitorOptions {
         cbpe: map.map(|m| CbpeOptions::new(m.clone(), decl.positive_from_bin)),
         bin_labels: bin_labels(decl),
@@ -514,24 +520,19 @@ pub async fn alerts_page(
         })
         .collect();
     // The products the caller may filter by: those of the deployments it may see.
-    let deployments = state
+    let (products, _) = state
         .store
-        .deployments(&DeploymentFilter {
+        .deployment_choices(&DeploymentFilter {
             maker_id: if ctx.is_staff() {
                 None
             } else {
                 ctx.vendor_org().map(str::to_string)
             },
-            limit: 1000,
             ..DeploymentFilter::default()
         })
         .await
         .map_err(ctx.store_err())?;
-    let mut seen = BTreeMap::new();
-    for d in deployments {
-        seen.entry(d.product_id).or_insert(d.product_name);
-    }
-    let products = seen
+    let products = products
         .into_iter()
         .map(|(value, label)| Opt {
             selected: q.product.as_deref() == Some(value.as_str()),

@@ -1237,19 +1237,12 @@ pub async fn reports_page(
     }
     let l = Layout::new(&state, &ctx);
     let products = product_options(&state, &ctx, None).await?;
-    let deps = state
+    let (_, provinces) = state
         .store
-        .deployments(&vigilo_store::DeploymentFilter {
-            limit: 1000,
-            ..Default::default()
-        })
+        .deployment_choices(&vigilo_store::DeploymentFilter::default())
         .await
         .map_err(ctx.store_err())?;
-    let mut seen = BTreeMap::new();
-    for d in deps {
-        seen.entry(d.province_code).or_insert(d.province_name);
-    }
-    let provinces = seen
+    let provinces = provinces
         .into_iter()
         .map(|(value, label)| Opt {
             value,

@@ -134,13 +134,17 @@ impl Default for MonitorOptions {
             reference_periods: 3,
             psi_watch: crate::drift::PSI_WATCH,
             psi_act: crate::drift::PSI_ACT,
-            max_p_value: 0.01,
+            // Every station's every month is a test; 1 in 1,000 by chance keeps a national
+            // pilot's false alarms to a handful a month.
+            max_p_value: 0.001,
             ewma_lambda: 0.2,
-            ewma_l_watch: 2.5,
-            ewma_l_act: 3.0,
+            // Wide limits: every station is charted, nationally that is tens of thousands of
+            // charts, and an in-control chart crosses 2.5 sigma every hundred or so points.
+            ewma_l_watch: 3.0,
+            ewma_l_act: 3.5,
             cusum_odds_ratio: 2.0,
-            cusum_h_watch: 2.5,
-            cusum_h_act: 5.0,
+            cusum_h_watch: 4.0,
+            cusum_h_act: 6.0,
             min_period_uses: 30,
             min_reference_uses: 100,
             min_verified: 20,
@@ -532,7 +536,7 @@ fn ewma_stream(
         .map(|r| z_of(r.1, r.2))
         .collect();
     let mr: Vec<f64> = ref_z.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
-    let sigma = if mr.is_empty() {
+    let laney = if mr.is_empty() {
         1.0
     } else {
         (mr.iter().sum::<f64>() / mr.len() as f64 / 1.128).max(1.0)
@@ -544,6 +548,13 @@ fn ewma_stream(
     if kept.is_empty() {
         return Ok(());
     }
+    // p0 is itself estimated from a few months, and its error is shared by every later
+    // point, so averaging does not remove it: in z units it adds n / n_ref to the EWMA's
+    // variance. Folded into the chart sigma (sigma^2 + (2 - lambda) / lambda * n / n_ref) so
+    // that thousands of stations with a three-month reference do not flag by chance.
+    let mean_n = kept.iter().map(|r| r.2 as f64).sum::<f64>() / kept.len() as f64;
+    let lambda = opts.ewma_lambda;
+    let sigma = (laney * laney + (2.0 - lambda) / lambda * mean_n / rn as f64).sqrt();
     let zs: Vec<f64> = kept.iter().map(|r| z_of(r.1, r.2)).collect();
     let act = ewma(&zs, 0.0, sigma, opts.ewma_lambda, opts.ewma_l_act)?;
     let points: Vec<ChartPoint> = kept
@@ -862,7 +873,7 @@ mod tests {
     fn a_positivity_jump_raises_an_ewma_alert_with_its_chart() {
         let mut s = stable(3);
         s.push(period("2026-04", 400, 40, vec![100, 100, 100, 100]));
-        s.push(period("2026-05", 400, 90, vec![100, 100, 100, 100]));
+        s.push(period("2026-05", 400, 130, vec![100, 100, 100, 100]));
         let out = detect(&s, &MonitorOptions::default()).unwrap();
         let f = out
             .findings
@@ -881,6 +892,7 @@ mod tests {
         // A fall is seen too (two-sided).
         let mut s = stable(3);
         s.push(period("2026-04", 400, 5, vec![100, 100, 100, 100]));
+        s.push(period("2026-05", 400, 8, vec![100, 100, 100, 100]));
         let out = detect(&s, &MonitorOptions::default()).unwrap();
         assert!(out
             .findings

@@ -852,6 +852,32 @@ impl Store {
         .await?)
     }
 
+    /// The distinct products (id, name) and provinces (code, name) of the deployments a
+    /// filter matches, for filter menus: a scan of the deployments, not a page of them.
+    pub async fn deployment_choices(
+        &self,
+        f: &DeploymentFilter,
+    ) -> Result<(Vec<(String, String)>, Vec<(String, String)>), StoreError> {
+        let scope = "FROM deployments d JOIN products p ON p.id = d.product_id \
+             LEFT JOIN admin_units u ON u.code = d.province_code \
+             WHERE ($1 IS NULL OR d.facility_id = $1) AND ($2 IS NULL OR p.manufacturer_id = $2)";
+        let products = sqlx::query_as(sqlf!(
+            "SELECT DISTINCT d.product_id, p.name {scope} ORDER BY 2, 1"
+        ))
+        .bind(&f.facility_id)
+        .bind(&f.maker_id)
+        .fetch_all(self.pool())
+        .await?;
+        let provinces = sqlx::query_as(sqlf!(
+            "SELECT DISTINCT d.province_code, COALESCE(u.name, d.province_code) {scope} ORDER BY 1"
+        ))
+        .bind(&f.facility_id)
+        .bind(&f.maker_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok((products, provinces))
+    }
+
     pub async fn rollout_by_province(
         &self,
         product_id: Option<&str>,

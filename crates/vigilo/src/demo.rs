@@ -161,6 +161,14 @@ pub async fn load_demo(
         "Giấy phép bị đình chỉ trong khi điều tra tín hiệu (dữ liệu mẫu).",
     )
     .await?;
+    // The alert job runs daily in the server; run it once now so the demo opens with the
+    // injected problems already flagged.
+    let alerts = vigilo_server::monitoring_alerts::run_alerts(
+        store,
+        &vigilo_server::monitoring_alerts::AlertOptions::default(),
+    )
+    .await?;
+    tracing::info!(alerts = alerts.raised, "demo pilot: alerts");
     tracing::info!(
         facilities = pilot.facilities,
         deployments = pilot.deployments,

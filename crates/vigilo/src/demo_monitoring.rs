@@ -309,16 +309,26 @@ pub async fn load(
     let now = store.now();
     let last = Period::containing(options.frequency, today).previous();
     let mut reports = 0;
-    for period in Period::range(options.frequency, FIRST_GO_LIVE, last.start()) {
+    let first = FIRST_GO_LIVE - Duration::days(9 * 31);
+    for period in Period::range(options.frequency, first, last.start()) {
         let scale = period.days() as f64 / 30.44;
         let mut by_day: BTreeMap<Date, Vec<ReportInput>> = BTreeMap::new();
         for ((t, d), size) in deployments.iter().zip(&sizes) {
             let Some(go_live) = d.go_live_date() else {
                 continue;
             };
-            if period.end() <= go_live || rng.below(12) == 0 {
+            // LaoScan's stations also report the nine months before go-live (baseline, the usual
+            // method), so the impact assessment has a before and not-yet-deployed comparisons.
+            let baseline_from = go_live - Duration::days(9 * 31);
+            let wanted = if *t == 0 {
+                period.end() > baseline_from
+            } else {
+                period.end() > go_live
+            };
+            if !wanted || rng.below(12) == 0 {
                 continue;
             }
+            let baseline = period.end() <= go_live;
             let r = simulate(
                 &mut rng,
                 &TOOLS[*t],
@@ -326,6 +336,7 @@ pub async fn load(
                 &d.province_code,
                 &period,
                 size * scale,
+                baseline,
             );
             let delay = [2, 4, 6, 8, 9, 13, 25][rng.below(7) as usize];
             let day = (period.end() + Duration::days(delay)).min(today);
@@ -408,6 +419,7 @@ fn simulate(
     province: &str,
     period: &Period,
     size: f64,
+    baseline: bool,
 ) -> ReportInput {
     let month = f64::from(u8::from(period.start().month()));
     // More cough, fever and clinic visits in the cool, damp months.
@@ -418,10 +430,14 @@ fn simulate(
     let device_change =
         tool.product == 0 && province == BAC_NINH && period.start() >= DEVICE_CHANGE;
     let prompt_update = tool.product == 5 && province == DA_NANG && period.start() >= PROMPT_UPDATE;
-    let spec = if device_change {
-        0.78
+    // Before go-live the programme's usual method: symptom screening and the usual reading
+    // of X-rays find fewer cases (the impact assessment should see the difference).
+    let (sens, spec) = if baseline {
+        (tool.sensitivity - 0.2, tool.specificity - 0.03)
+    } else if device_change {
+        (tool.sensitivity, 0.78)
     } else {
-        tool.specificity
+        (tool.sensitivity, tool.specificity)
     };
     let mut r = ReportInput {
         deployment: deployment.to_string(),
@@ -448,7 +464,7 @@ fn simulate(
     } else {
         let sick = binomial(rng, uses, tool.prevalence);
         let well = uses - sick;
-        let tp_all = binomial(rng, sick, tool.sensitivity);
+        let tp_all = binomial(rng, sick, sens);
         let fp_all = binomial(rng, well, 1.0 - spec);
         let positives = tp_all + fp_all;
         let tested = binomial(rng, positives, tool.verify_positive);
@@ -464,9 +480,13 @@ fn simulate(
             r.fn_ = Some(fn_);
             r.tn = Some(followed - fn_);
         }
-        r.overrides = binomial(rng, positives, tool.override_rate);
+        r.overrides = if baseline {
+            0
+        } else {
+            binomial(rng, positives, tool.override_rate)
+        };
         r.escalations = binomial(rng, positives, tool.escalation_of_positives);
-        if tool.scored {
+        if tool.scored && !baseline {
             r.score_histogram = score_histogram(rng, uses, positives, device_change);
         }
         if tool.counters.contains(&"confirmatory_tests") {
