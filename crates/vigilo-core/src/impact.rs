@@ -180,6 +180,12 @@ pub fn build_cohorts(
         .collect();
     let mut cohorts = Vec::new();
     let mut pending = Vec::new();
+    // Each unit's rows, so a window's sums read a unit's couple of dozen rows rather than
+    // scanning every row of every unit (thousands of stations x months x cohorts).
+    let mut by_unit: BTreeMap<&str, Vec<&UnitPeriodSums>> = BTreeMap::new();
+    for r in sums {
+        by_unit.entry(r.unit.as_str()).or_default().push(r);
+    }
     for month in months {
         let (pre, post) = windows(month, k);
         if post.last_day() > through {
@@ -189,9 +195,11 @@ pub fn build_cohorts(
         let window_sums = |unit: &str, w: &Window| -> (Totals, usize) {
             let mut t = Totals::default();
             let mut seen = BTreeSet::new();
-            for r in sums
-                .iter()
-                .filter(|r| r.unit == unit && w.contains(r.period.anchor()))
+            for r in by_unit
+                .get(unit)
+                .into_iter()
+                .flatten()
+                .filter(|r| w.contains(r.period.anchor()))
             {
                 t.add(&r.totals);
                 seen.insert(Period::containing(PeriodKind::Month, r.period.anchor()));

@@ -160,6 +160,9 @@ struct DemoArgs {
     /// Create the pilot's deployments without their reports (for load tests)
     #[arg(long, hide = true)]
     pilot_without_reports: bool,
+    /// At most this many pilot stations per province (a quicker demo for tests)
+    #[arg(long, hide = true)]
+    pilot_stations: Option<usize>,
     /// Load the demo data and exit without serving
     #[arg(long, hide = true)]
     seed_only: bool,
@@ -396,6 +399,7 @@ async fn run(cli: Cli) -> Result<()> {
             let pilot = demo_monitoring::PilotOptions {
                 frequency,
                 reports: !a.pilot_without_reports,
+                stations_per_province: a.pilot_stations,
             };
             demo::run(&a.url, &a.bind, pilot, a.seed_only).await
         }

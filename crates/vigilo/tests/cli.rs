@@ -238,7 +238,8 @@ fn unreachable_database_is_one_clear_line() {
 
 /// Starts `vigilo demo` on a free port and returns the child and its URL.
 fn start_demo(dir: &Path, extra: &[&str]) -> (std::process::Child, String) {
-    let mut args = vec!["demo", "--bind", "127.0.0.1:0"];
+    // A few stations per province: this test is about the demo's database, not its size.
+    let mut args = vec!["demo", "--bind", "127.0.0.1:0", "--pilot-stations", "3"];
     args.extend_from_slice(extra);
     let mut child = Command::new(env!("CARGO_BIN_EXE_vigilo"))
         .args(&args)
