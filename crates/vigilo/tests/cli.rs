@@ -251,7 +251,9 @@ fn start_demo(dir: &Path, extra: &[&str]) -> (std::process::Child, String) {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut reader = BufReader::new(stdout);
-    let deadline = Instant::now() + Duration::from_secs(60);
+    // A guard against a hang, not a speed test: a debug build on a busy CI machine needs
+    // time to seed the demo.
+    let deadline = Instant::now() + Duration::from_secs(300);
     let mut printed = String::new();
     let url = loop {
         let mut line = String::new();
