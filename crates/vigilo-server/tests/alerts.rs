@@ -7,18 +7,13 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use vigilo_core::appraisal::{Actor, ApplicationCommand as C, DecisionOutcome, LicenceConditions};
-use vigilo_core::directory::{
-    AiKind, ClinicalArea, InputModality, ModelCard, VersionCommand, VersionLabel,
-};
 use vigilo_core::monitoring::{ReportInput, TrainingRecord};
 use vigilo_core::period::{Period, PeriodKind};
 use vigilo_core::Role;
 use vigilo_server::monitoring_alerts::{run_alerts, AlertOptions};
 use vigilo_server::ServerConfig;
 use vigilo_store::{
-    AlertFilter, DecisionInput, NewDataset, NewDeployment, NewProduct, NewStudy, SubmissionOutcome,
-    Submitter, UnreadableRow,
+    AlertFilter, NewDataset, NewDeployment, NewStudy, SubmissionOutcome, Submitter, UnreadableRow,
 };
 use vigilo_testkit::{both_backends, Backend, TestServer};
 
@@ -29,84 +24,7 @@ both_backends!(
 
 /// A published, licensed version of a product made by `maker` (province 01 allowed).
 async fn licensed_version(s: &TestServer, maker: &str, name: &str) -> (String, String) {
-    let p = s
-        .store
-        .create_product(
-            "test",
-            NewProduct {
-                manufacturer_id: maker.into(),
-                name: name.into(),
-                name_en: None,
-                clinical_area: ClinicalArea::TuberculosisScreening,
-                input_modality: InputModality::Imaging,
-                ai_kind: AiKind::Locked,
-                country: "VN".into(),
-            },
-        )
-        .await
-        .unwrap();
-    let card = ModelCard {
-        intended_use: "Sàng lọc lao".into(),
-        intended_use_en: String::new(),
-        intended_users: "Bác sĩ".into(),
-        target_population: "Người lớn".into(),
-        clinical_area: ClinicalArea::TuberculosisScreening,
-        input_modality: InputModality::Imaging,
-        ai_kind: AiKind::Locked,
-        training_data: "—".into(),
-        claimed_performance: vec![],
-        subgroups_reported: vec![],
-        known_limitations: "—".into(),
-        change_control_plan: "—".into(),
-        languages: vec![],
-    };
-    let v = s
-        .store
-        .create_version("test", &p.id, &VersionLabel::parse("1.0").unwrap(), &card)
-        .await
-        .unwrap();
-    s.store
-        .change_version_status("test", &v.id, VersionCommand::Publish)
-        .await
-        .unwrap();
-    let app = s
-        .store
-        .open_application("test", maker, &v.id, &[("vn-dossier".into(), 1)])
-        .await
-        .unwrap();
-    for (cmd, actor) in [
-        (C::Submit, Actor::Vendor),
-        (C::StartScreening, Actor::Staff),
-        (C::AcceptForReview, Actor::Staff),
-    ] {
-        s.store
-            .transition_application("test", actor, &app.id, cmd, "ok", None)
-            .await
-            .unwrap();
-    }
-    let today = s.store.now().date();
-    s.store
-        .transition_application(
-            "test",
-            Actor::Staff,
-            &app.id,
-            C::Decide,
-            "ok",
-            Some(DecisionInput {
-                outcome: DecisionOutcome::ApprovedWithConditions,
-                conditions: Some(LicenceConditions {
-                    provinces: vec!["01".into()],
-                    facilities: vec![],
-                    pilot_only: true,
-                    monitoring_duties: "—".into(),
-                    monitoring_duties_en: "—".into(),
-                    kpis: vec![],
-                    expires_on: today + time::Duration::days(700),
-                }),
-            }),
-        )
-        .await
-        .unwrap();
+    let (p, v) = s.licensed_version(maker, name, vec![]).await;
     (p.id, v.id)
 }
 

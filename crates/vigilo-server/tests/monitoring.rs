@@ -5,14 +5,9 @@
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use vigilo_core::appraisal::{Actor, ApplicationCommand as C, DecisionOutcome, LicenceConditions};
-use vigilo_core::directory::{
-    AiKind, ClinicalArea, InputModality, ModelCard, VersionCommand, VersionLabel,
-};
 use vigilo_core::monitoring::TrainingRecord;
 use vigilo_core::Role;
 use vigilo_server::ServerConfig;
-use vigilo_store::{DecisionInput, NewProduct};
 use vigilo_testkit::{both_backends, Backend, TestServer};
 
 both_backends!(a_station_reports_and_the_kpis_show_it);
@@ -36,84 +31,8 @@ async fn a_station_reports_and_the_kpis_show_it(backend: Backend) {
     s.user("rev", Role::Reviewer, None).await;
     let maker = vendor.organisation_id.clone().unwrap();
     let facility = station.organisation_id.clone().unwrap();
-    let p = s
-        .store
-        .create_product(
-            "test",
-            NewProduct {
-                manufacturer_id: maker.clone(),
-                name: "LaoScan".into(),
-                name_en: None,
-                clinical_area: ClinicalArea::TuberculosisScreening,
-                input_modality: InputModality::Imaging,
-                ai_kind: AiKind::Locked,
-                country: "VN".into(),
-            },
-        )
-        .await
-        .unwrap();
-    let card = ModelCard {
-        intended_use: "Sàng lọc lao".into(),
-        intended_use_en: String::new(),
-        intended_users: "Bác sĩ".into(),
-        target_population: "Người lớn".into(),
-        clinical_area: ClinicalArea::TuberculosisScreening,
-        input_modality: InputModality::Imaging,
-        ai_kind: AiKind::Locked,
-        training_data: "—".into(),
-        claimed_performance: vec![],
-        subgroups_reported: vec![],
-        known_limitations: "—".into(),
-        change_control_plan: "—".into(),
-        languages: vec![],
-    };
-    let v = s
-        .store
-        .create_version("test", &p.id, &VersionLabel::parse("1.0").unwrap(), &card)
-        .await
-        .unwrap();
-    s.store
-        .change_version_status("test", &v.id, VersionCommand::Publish)
-        .await
-        .unwrap();
-    let app = s
-        .store
-        .open_application("test", &maker, &v.id, &[("vn-dossier".into(), 1)])
-        .await
-        .unwrap();
-    for (cmd, actor) in [
-        (C::Submit, Actor::Vendor),
-        (C::StartScreening, Actor::Staff),
-        (C::AcceptForReview, Actor::Staff),
-    ] {
-        s.store
-            .transition_application("test", actor, &app.id, cmd, "ok", None)
-            .await
-            .unwrap();
-    }
+    let (p, v) = s.licensed_version(&maker, "LaoScan", vec![]).await;
     let today = s.store.now().date();
-    s.store
-        .transition_application(
-            "test",
-            Actor::Staff,
-            &app.id,
-            C::Decide,
-            "ok",
-            Some(DecisionInput {
-                outcome: DecisionOutcome::ApprovedWithConditions,
-                conditions: Some(LicenceConditions {
-                    provinces: vec!["01".into()],
-                    facilities: vec![],
-                    pilot_only: true,
-                    monitoring_duties: "—".into(),
-                    monitoring_duties_en: "—".into(),
-                    kpis: vec![],
-                    expires_on: today + time::Duration::days(700),
-                }),
-            }),
-        )
-        .await
-        .unwrap();
     let go_live = today - time::Duration::days(120);
 
     // The reviewer's rollout fails without a training record, then succeeds.

@@ -127,6 +127,103 @@ impl TestServer {
             .expect("create user")
     }
 
+    /// A published version 1.0 of a new tuberculosis screening product made by `maker`,
+    /// licensed (approved with conditions) for province 01 with these KPI duties, for tests
+    /// that need deployments.
+    pub async fn licensed_version(
+        &self,
+        maker: &str,
+        name: &str,
+        kpis: Vec<vigilo_core::appraisal::KpiDuty>,
+    ) -> (vigilo_store::Product, vigilo_store::ProductVersion) {
+        use vigilo_core::appraisal::{
+            Actor, ApplicationCommand as C, DecisionOutcome, LicenceConditions,
+        };
+        use vigilo_core::directory::{
+            AiKind, ClinicalArea, InputModality, ModelCard, VersionCommand, VersionLabel,
+        };
+        let p = self
+            .store
+            .create_product(
+                "test",
+                vigilo_store::NewProduct {
+                    manufacturer_id: maker.into(),
+                    name: name.into(),
+                    name_en: None,
+                    clinical_area: ClinicalArea::TuberculosisScreening,
+                    input_modality: InputModality::Imaging,
+                    ai_kind: AiKind::Locked,
+                    country: "VN".into(),
+                },
+            )
+            .await
+            .expect("product");
+        let card = ModelCard {
+            intended_use: "Sàng lọc lao".into(),
+            intended_use_en: String::new(),
+            intended_users: "Bác sĩ".into(),
+            target_population: "Người lớn".into(),
+            clinical_area: ClinicalArea::TuberculosisScreening,
+            input_modality: InputModality::Imaging,
+            ai_kind: AiKind::Locked,
+            training_data: "—".into(),
+            claimed_performance: vec![],
+            subgroups_reported: vec![],
+            known_limitations: "—".into(),
+            change_control_plan: "—".into(),
+            languages: vec![],
+        };
+        let label = VersionLabel::parse("1.0").expect("label");
+        let v = self
+            .store
+            .create_version("test", &p.id, &label, &card)
+            .await
+            .expect("version");
+        self.store
+            .change_version_status("test", &v.id, VersionCommand::Publish)
+            .await
+            .expect("publish");
+        let app = self
+            .store
+            .open_application("test", maker, &v.id, &[("vn-dossier".into(), 1)])
+            .await
+            .expect("dossier");
+        for (cmd, actor) in [
+            (C::Submit, Actor::Vendor),
+            (C::StartScreening, Actor::Staff),
+            (C::AcceptForReview, Actor::Staff),
+        ] {
+            self.store
+                .transition_application("test", actor, &app.id, cmd, "ok", None)
+                .await
+                .expect("transition");
+        }
+        let expires_on = self.store.now().date() + time::Duration::days(700);
+        self.store
+            .transition_application(
+                "test",
+                Actor::Staff,
+                &app.id,
+                C::Decide,
+                "ok",
+                Some(vigilo_store::DecisionInput {
+                    outcome: DecisionOutcome::ApprovedWithConditions,
+                    conditions: Some(LicenceConditions {
+                        provinces: vec!["01".into()],
+                        facilities: vec![],
+                        pilot_only: true,
+                        monitoring_duties: "—".into(),
+                        monitoring_duties_en: "—".into(),
+                        kpis,
+                        expires_on,
+                    }),
+                }),
+            )
+            .await
+            .expect("decision");
+        (p, v)
+    }
+
     /// A bearer token for an existing account.
     pub async fn token(&self, username: &str) -> String {
         self.store
