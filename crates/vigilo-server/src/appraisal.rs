@@ -1213,6 +1213,24 @@ fn conditions_from(
                 .map(|e| format!("{}: {}", e.field, e.code)),
         );
     }
+    // Each KPI duty must name a KPI of the catalogue, with a target on that KPI's own scale
+    // (85 for 85%: a target of 0.85 on a percentage would be met by any tool).
+    if let Ok(catalogue) = crate::monitoring::builtin_catalogue() {
+        for duty in &c.kpis {
+            if let Err(e) = catalogue.check_duty(duty) {
+                errors.push(format!("KPI {}: {e}", duty.kpi));
+            } else if let Some(def) = catalogue.get(&duty.kpi) {
+                if def.scale == 100 && duty.target > 0.0 && duty.target <= 1.0 {
+                    errors.push(format!(
+                        "KPI {}: the target is on a 0 to 100 scale; write {} for {}%",
+                        duty.kpi,
+                        duty.target * 100.0,
+                        duty.target * 100.0
+                    ));
+                }
+            }
+        }
+    }
     if errors.is_empty() {
         Ok(c)
     } else {

@@ -290,6 +290,23 @@ async fn a_dossier_through_the_pages_to_a_public_licence(backend: Backend) {
     .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.text().await.unwrap().contains("expires_on"));
+    // KPI duties name catalogue KPIs, with targets on the KPI's own scale.
+    for (kpis, says) in [
+        ("tb_sensitivity; 0,85", "0 to 100 scale"),
+        ("tb_magic; 50", "tb_magic"),
+    ] {
+        let r = staff_act(vec![
+            ("action", "decide".into()),
+            ("outcome", "approved_with_conditions".into()),
+            ("reason", "meets the bound".into()),
+            ("expires_on", "2030-12-31".into()),
+            ("province", "01".into()),
+            ("kpis", kpis.into()),
+        ])
+        .await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{kpis}");
+        assert!(r.text().await.unwrap().contains(says), "{kpis}");
+    }
     let r = staff_act(vec![
         ("action", "decide".into()),
         ("outcome", "approved_with_conditions".into()),
@@ -298,7 +315,7 @@ async fn a_dossier_through_the_pages_to_a_public_licence(backend: Backend) {
         ("province", "01".into()),
         ("pilot_only", "1".into()),
         ("monitoring_duties", "Báo cáo KPI hằng quý".into()),
-        ("kpis", "tb_sensitivity; 0,85".into()),
+        ("kpis", "tb_sensitivity; 85".into()),
     ])
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
