@@ -419,6 +419,7 @@ pub async fn build_period_report(
             product: Some(p),
             province: params.province_code.clone(),
             facility_id: None,
+            completeness: true,
         };
         let national =
             compute_kpi_table(store, &spec("nation", GroupBy::Nation, period), lang).await?;
@@ -439,7 +440,11 @@ pub async fn build_period_report(
         let months = period.split(PeriodKind::Month);
         let mut monthly = Vec::new();
         for m in &months {
-            let t = compute_kpi_table(store, &spec("nation", GroupBy::Nation, *m), lang).await?;
+            let chart = KpiSpec {
+                completeness: false,
+                ..spec("nation", GroupBy::Nation, *m)
+            };
+            let t = compute_kpi_table(store, &chart, lang).await?;
             monthly.push(t.rows.into_iter().next());
         }
         for (i, d) in defs
