@@ -8,7 +8,6 @@
 //! its own reporting periods from go-live, at most `--periods` of them, so the run sends
 //! about deployments x periods rows. Every row is valid: the figure is the rate of accepted,
 //! durably committed rows.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,17 +52,58 @@ fn report(job: &Job, n: usize) -> Value {
     r
 }
 
+/// A text field of a JSON object from the server, or a message naming what is missing.
+fn text<'a>(v: &'a Value, key: &str) -> Result<&'a str, String> {
+    v[key]
+        .as_str()
+        .ok_or_else(|| format!("the server's answer has no text field '{key}': {v}"))
+}
+
+/// GETs a JSON document, turning transport, status and parse failures into messages.
+async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> Result<Value, String> {
+    let resp = client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let status = resp.status();
+    let body: Value = resp
+        .json()
+        .await
+        .map_err(|e| format!("GET {url}: the answer is not JSON: {e}"))?;
+    if !status.is_success() {
+        return Err(format!("GET {url} answered {status}: {body}"));
+    }
+    Ok(body)
+}
+
 #[tokio::main]
-async fn main() {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ingest_load: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
     let args: Vec<String> = std::env::args().collect();
-    let (base, token) = (args[1].trim_end_matches('/').to_string(), args[2].clone());
+    let (Some(base), Some(token)) = (args.get(1), args.get(2)) else {
+        return Err(
+            "usage: ingest_load BASE_URL TOKEN [--concurrency N] [--batch N] [--periods N]".into(),
+        );
+    };
+    let (base, token) = (base.trim_end_matches('/').to_string(), token.clone());
     let concurrency = arg(&args, "--concurrency", 4);
     let batch = arg(&args, "--batch", 1000);
     let max_periods = arg(&args, "--periods", 30);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(600))
         .build()
-        .unwrap();
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
 
     let mut jobs = Vec::new();
     let mut after: Option<String> = None;
@@ -73,44 +113,32 @@ async fn main() {
         if let Some(a) = &after {
             url += &format!("&after={a}");
         }
-        let page: Value = client
-            .get(&url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        for d in page["items"].as_array().unwrap() {
-            let product = d["product_id"].as_str().unwrap().to_string();
+        let page = get_json(&client, &url, &token).await?;
+        let items = page["items"]
+            .as_array()
+            .ok_or_else(|| format!("{url}: the answer has no items list"))?;
+        for d in items {
+            let id = text(d, "id")?.to_string();
+            let product = text(d, "product_id")?.to_string();
             if !scored_by_product.contains_key(&product) {
-                let one: Value = client
-                    .get(format!(
-                        "{base}/api/v1/deployments/{}",
-                        d["id"].as_str().unwrap()
-                    ))
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let one =
+                    get_json(&client, &format!("{base}/api/v1/deployments/{id}"), &token).await?;
                 let edges = one["declaration"]["score_edges"]
                     .as_array()
                     .map_or(0, |e| e.len());
                 scored_by_product.insert(product.clone(), edges > 0);
             }
             let scored = scored_by_product[&product];
-            let kind = PeriodKind::parse(d["frequency"].as_str().unwrap()).unwrap();
-            let go_live = Period::parse(d["go_live"].as_str().unwrap())
-                .unwrap()
+            let frequency = text(d, "frequency")?;
+            let kind = PeriodKind::parse(frequency)
+                .ok_or_else(|| format!("deployment {id}: unknown frequency '{frequency}'"))?;
+            let go_live = Period::parse(text(d, "go_live")?)
+                .map_err(|e| format!("deployment {id}: go_live: {e}"))?
                 .start();
             let mut p = Period::containing(kind, go_live);
             for _ in 0..max_periods {
                 jobs.push(Job {
-                    deployment: d["id"].as_str().unwrap().to_string(),
+                    deployment: id.clone(),
                     period: p,
                     scored,
                 });
@@ -142,6 +170,7 @@ async fn main() {
         );
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
+            let url = format!("{base}/api/v1/monitoring/reports");
             let mut accepted = 0u64;
             loop {
                 let from = next.fetch_add(batch, Ordering::Relaxed);
@@ -153,30 +182,37 @@ async fn main() {
                     .enumerate()
                     .map(|(i, j)| report(j, from + i))
                     .collect();
-                let body = serde_json::to_vec(&json!({ "reports": rows })).unwrap();
+                let body = json!({ "reports": rows }).to_string();
                 let t = Instant::now();
                 let resp = client
-                    .post(format!("{base}/api/v1/monitoring/reports"))
+                    .post(&url)
                     .bearer_auth(&token)
                     .header("content-type", "application/json")
                     .body(body)
                     .send()
                     .await
-                    .unwrap();
+                    .map_err(|e| format!("POST {url}: {e}"))?;
                 let status = resp.status();
-                let receipt: Value = resp.json().await.unwrap();
+                let receipt: Value = resp
+                    .json()
+                    .await
+                    .map_err(|e| format!("POST {url}: the answer is not JSON: {e}"))?;
                 latencies.push(t.elapsed().as_secs_f64());
-                assert!(status.is_success(), "batch refused: {status} {receipt}");
+                if !status.is_success() {
+                    return Err(format!("batch refused: {status} {receipt}"));
+                }
                 accepted += receipt["accepted"].as_u64().unwrap_or(0)
                     + receipt["revised"].as_u64().unwrap_or(0);
             }
-            (accepted, latencies)
+            Ok::<_, String>((accepted, latencies))
         }));
     }
     let mut accepted = 0;
     let mut latencies = Vec::new();
     for w in workers {
-        let (a, l) = w.await.unwrap();
+        let (a, l) = w
+            .await
+            .map_err(|e| format!("a sender task failed: {e}"))??;
         accepted += a;
         latencies.extend(l);
     }
@@ -197,4 +233,5 @@ async fn main() {
             "batch_latency_p50_s": q(0.5), "batch_latency_p99_s": q(0.99),
         })
     );
+    Ok(())
 }
