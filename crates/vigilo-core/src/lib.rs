@@ -14,6 +14,7 @@ pub mod documents;
 pub mod fda_list;
 pub mod identity;
 pub mod impact;
+pub mod incident;
 pub mod kpi;
 pub mod lang;
 pub mod monitoring;
