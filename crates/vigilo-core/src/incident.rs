@@ -240,7 +240,7 @@ impl IncidentInput {
             && self
                 .product_text
                 .as_deref()
-                .map_or(true, |t| t.trim().is_empty())
+                .is_none_or(|t| t.trim().is_empty())
         {
             errors.push(FieldError::new("product", "required"));
         }
