@@ -9,6 +9,7 @@ pub mod audit;
 pub mod checklist;
 pub mod classification;
 pub mod clock;
+pub mod codes;
 pub mod directory;
 pub mod documents;
 pub mod fda_list;
