@@ -20,6 +20,7 @@ pub mod kpi;
 pub mod lang;
 pub mod monitoring;
 pub mod period;
+pub mod public_reports;
 pub mod suppression;
 pub mod text;
 
