@@ -666,72 +666,14 @@ pub struct Suggestion {
 }
 
 /// English words too common in IMDRF terms to say anything on their own.
-const STOP_WORDS: &[&str] = &[
-    "a",
-    "an",
-    "and",
-    "or",
-    "of",
-    "the",
-    "to",
-    "in",
-    "on",
-    "for",
-    "with",
-    "by",
-    "from",
-    "at",
-    "as",
-    "into",
-    "due",
-    "not",
-    "no",
-    "non",
-    "other",
-    "device",
-    "devices",
-    "problem",
-    "problems",
-    "related",
-    "use",
-    "used",
-    "using",
-    "user",
-    "patient",
-    "issue",
-    "failure",
-    "type",
-    "unspecified",
-    "specified",
-    "without",
-    "within",
-    "than",
-    "its",
-    "after",
-    "during",
-    "prior",
-    "under",
-    "over",
-    "more",
-    "less",
-    "can",
-    "cannot",
-    "that",
-    "this",
-    "which",
-    "is",
-    "was",
-    "be",
-    "been",
-    "are",
-    "were",
-    "has",
-    "have",
-    "had",
-    "it",
-    "e.g",
-    "etc",
-];
+// Device words that mean something else in a clinical story ("Failure to Power Up",
+// "Failure to Discharge", "High Test Results") are stop words too.
+const STOP_WORDS: &str =
+    "a an and or of the to in on for with by from at as into due not no non other device \
+    devices problem problems related use used using user patient issue failure type \
+    unspecified specified without within than its after during prior under over more \
+    less can cannot that this which is was be been are were has have had it e.g etc \
+    power discharge result results test reading readings high low";
 
 /// Splits folded text into tokens: runs of letters and digits (`2g` and `x-ray`
 /// become `2g`, `x`, `ray`).
@@ -745,8 +687,9 @@ fn tokens(text: &str) -> Vec<String> {
 
 /// Light English stemming, safe for folded Vietnamese (whose syllables never end in
 /// `s`, `ed` or `ing` and are at most seven letters): drops a plural `s`, `ed` and
-/// `ing`, and keeps the first six letters of longer words, so `hallucinated`,
-/// `hallucination` and `hallucinating` meet at `halluc`. `bias` keeps its `s` (it
+/// `ing`, and keeps the first seven letters of longer words, so `hallucinated`,
+/// `hallucination` and `hallucinating` meet at `halluci` (six would make
+/// `underdiagnosis` an `underdose`). `bias` keeps its `s` (it
 /// would otherwise meet `bịa`, "to make up").
 fn stem(token: &str) -> String {
     let mut t = token;
@@ -767,7 +710,7 @@ fn stem(token: &str) -> String {
             t = rest;
         }
     }
-    t.chars().take(6).collect()
+    t.chars().take(7).collect()
 }
 
 /// A keyword phrase pointing at a code.
@@ -826,7 +769,7 @@ impl CodeSuggester {
         ai: &[AiCode],
         synonyms: &[ImdrfSynonyms],
     ) -> CodeSuggester {
-        let stop: HashSet<String> = STOP_WORDS.iter().map(|w| stem(w)).collect();
+        let stop: HashSet<String> = STOP_WORDS.split_whitespace().map(stem).collect();
         let mut s = CodeSuggester {
             targets: Vec::new(),
             phrases: HashMap::new(),
@@ -905,10 +848,10 @@ impl CodeSuggester {
         });
     }
 
-    /// The `n` best codes for a narrative, best first (ties by code). Scores: a keyword
-    /// phrase of k words adds k (at most 3, each phrase once); an IMDRF term whose
-    /// content words all occur adds the number of those words (at most 3); a code an
-    /// AI code links to gets half the best linking AI code's score.
+    /// The `n` best codes for a narrative, best first (on a tie AI codes first, then by
+    /// code). Scores: a keyword phrase of k words adds k (at most 3, each phrase once);
+    /// an IMDRF term whose content words all occur adds the number of those words (at
+    /// most 3); a code an AI code links to gets half the best linking AI code's score.
     pub fn suggest(&self, narrative: &str, n: usize) -> Vec<Suggestion> {
         let toks = tokens(narrative);
         let mut scores: Scores = HashMap::new();
@@ -986,9 +929,11 @@ impl CodeSuggester {
                 })
             })
             .collect();
+        // Best first; on a tie Vigilo's AI codes before IMDRF terms, then by code.
         out.sort_by(|a, b| {
             b.score
                 .total_cmp(&a.score)
+                .then_with(|| b.code.starts_with("AI").cmp(&a.code.starts_with("AI")))
                 .then_with(|| a.code.cmp(&b.code))
         });
         out.truncate(n);
@@ -1342,6 +1287,7 @@ mod tests {
     #[test]
     fn stemming_meets_english_forms_and_leaves_vietnamese_alone() {
         assert_eq!(stem("hallucinated"), stem("hallucination"));
+        assert_ne!(stem("underdiagnosis"), stem("underdose"));
         assert_eq!(stem("hallucinating"), stem("hallucination"));
         assert_eq!(stem("flagged"), "flag");
         assert_eq!(stem("admitted"), "admit");
