@@ -1285,6 +1285,24 @@ mod tests {
     }
 
     #[test]
+    fn the_doc_lists_every_ai_code_in_both_languages() {
+        let doc = include_str!("../../../docs/incident-codes.md");
+        for c in ai_codes() {
+            let row = format!(
+                "| {} | {} | {} | {} |",
+                c.code,
+                c.term_vi,
+                c.term_en,
+                c.imdrf.join(", ")
+            );
+            assert!(
+                doc.contains(&row),
+                "docs/incident-codes.md lacks the row {row}"
+            );
+        }
+    }
+
+    #[test]
     fn stemming_meets_english_forms_and_leaves_vietnamese_alone() {
         assert_eq!(stem("hallucinated"), stem("hallucination"));
         assert_ne!(stem("underdiagnosis"), stem("underdose"));
