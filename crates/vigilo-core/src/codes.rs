@@ -1450,4 +1450,14 @@ mod tests {
         // 50 narratives of ~2,800 characters, unoptimised: well under a second.
         assert!(start.elapsed().as_secs_f64() < 2.0, "{:?}", start.elapsed());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_and_suggesting_never_panic(input in "\\PC{0,200}") {
+            let _ = parse_imdrf(&format!("{HEADER}{input}"));
+            let s = CodeSuggester::new(&[], &ai_codes());
+            let got = s.suggest(&input, 3);
+            proptest::prop_assert!(got.len() <= 3);
+        }
+    }
 }

@@ -1849,4 +1849,14 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic(input in "\\PC{0,200}", pipes in "[0-9|A-Za-z\\r\\n\\.; ]{0,120}") {
+            let _ = parse_maude_extract(&format!("{MAUDE_HEADER}{input}"));
+            let _ = parse_aiid(&format!("{AIID_HEADER}{input}"));
+            let _ = parse_openfda(&input);
+            let _ = parse_maude_raw(&format!("mdr_report_key|brand_name|manufacturer_d_name|device_sequence_number\n{pipes}"), &pipes, Some(&pipes));
+        }
+    }
 }
