@@ -54,7 +54,8 @@ pub struct ReportFacts {
     pub outcome_known: bool,
     /// Who sent the report; `None` for imported reports that do not say.
     pub reporter_kind: Option<ReporterKind>,
-    /// The narrative, already de-identified (`scrub.rs`).
+    /// The narrative, already de-identified (`scrub.rs`). The duplicate model compares the
+    /// numbers quoted in it, so de-identification must keep clinical values.
     pub narrative: String,
     pub patient_sex: Option<PatientSex>,
     pub patient_age_band: Option<AgeBand>,
