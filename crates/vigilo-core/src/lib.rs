@@ -16,6 +16,7 @@ pub mod fda_list;
 pub mod identity;
 pub mod impact;
 pub mod incident;
+pub mod incident_quality;
 pub mod kpi;
 pub mod lang;
 pub mod monitoring;
