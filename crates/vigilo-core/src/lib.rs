@@ -19,6 +19,7 @@ pub mod kpi;
 pub mod lang;
 pub mod monitoring;
 pub mod period;
+pub mod scrub;
 pub mod suppression;
 pub mod text;
 
