@@ -22,6 +22,7 @@ pub mod lang;
 pub mod monitoring;
 pub mod period;
 pub mod public_reports;
+pub mod scrub;
 pub mod suppression;
 pub mod text;
 

@@ -13,7 +13,7 @@ pub fn fold(input: &str) -> String {
     out
 }
 
-fn fold_char(c: char) -> char {
+pub(crate) fn fold_char(c: char) -> char {
     match c {
         'à' | 'á' | 'ả' | 'ã' | 'ạ' | 'ă' | 'ằ' | 'ắ' | 'ẳ' | 'ẵ' | 'ặ' | 'â' | 'ầ' | 'ấ' | 'ẩ'
         | 'ẫ' | 'ậ' | 'ä' | 'å' => 'a',

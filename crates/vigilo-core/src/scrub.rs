@@ -1,0 +1,1814 @@
+//! De-identification of free text at intake (issue 7, item 2): names, phone numbers,
+//! citizen ids (CCCD), old identity cards (CMND), health insurance cards (BHYT), email
+//! addresses, street addresses, dates of birth and other identifiers (record numbers,
+//! passports) in incident narratives are replaced by typed placeholders such as `[NAME]`
+//! before anything is stored. Vietnamese (with or without diacritics) and English.
+//!
+//! Pure pattern matching, no model: every detector is a regular expression or a rule over
+//! words, run on the text and on its folded form (`text::fold_char`, lower case without
+//! diacritics) so that cues match with or without accents. Detectors propose candidates
+//! with a priority; the strongest win and overlapping weaker ones are dropped, so a
+//! 12-digit CCCD never becomes a phone and a street named after a person ("đường Lê Lợi")
+//! is an address, not a name. Clinical numbers, event dates, ages, place and facility
+//! names, product names and versions are left alone. What it does not catch is listed in
+//! `docs/deidentification.md`, with the measured precision and recall.
+
+use crate::directory::{vocabulary, UnknownCode};
+use crate::text::fold_char;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::LazyLock;
+
+vocabulary!(
+    /// What kind of identifier a finding is; each kind has its placeholder.
+    IdentifierKind, "identifier kind", {
+        Name => ("name", "Họ tên", "Name"),
+        Phone => ("phone", "Số điện thoại", "Phone number"),
+        NationalId => ("national_id", "Số căn cước công dân (CCCD)", "Citizen ID number (CCCD)"),
+        OldId => ("old_id", "Số chứng minh nhân dân (CMND)", "Old identity card number (CMND)"),
+        Insurance => ("insurance", "Số thẻ bảo hiểm y tế", "Health insurance card number"),
+        Email => ("email", "Thư điện tử", "Email address"),
+        Address => ("address", "Địa chỉ", "Street address"),
+        DateOfBirth => ("date_of_birth", "Ngày sinh", "Date of birth"),
+        OtherId => ("other_id", "Mã định danh khác", "Other identifier"),
+    }
+);
+
+impl IdentifierKind {
+    /// The token that replaces an identifier of this kind in scrubbed text.
+    pub fn placeholder(self) -> &'static str {
+        match self {
+            IdentifierKind::Name => "[NAME]",
+            IdentifierKind::Phone => "[PHONE]",
+            IdentifierKind::NationalId => "[CCCD]",
+            IdentifierKind::OldId => "[OLD_ID]",
+            IdentifierKind::Insurance => "[INSURANCE]",
+            IdentifierKind::Email => "[EMAIL]",
+            IdentifierKind::Address => "[ADDRESS]",
+            IdentifierKind::DateOfBirth => "[DOB]",
+            IdentifierKind::OtherId => "[ID]",
+        }
+    }
+}
+
+/// One identifier found in a text: its kind and its byte range in that text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub kind: IdentifierKind,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// A scrubbed text and what was replaced (offsets into the original text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Scrubbed {
+    pub text: String,
+    pub findings: Vec<Finding>,
+}
+
+/// Identifiers in `text`: non-overlapping, sorted by position, byte offsets on char
+/// boundaries. Never panics.
+///
+/// The detectors run again on the scrubbed text until they find nothing more (at most a
+/// few rounds): a placeholder can change a word boundary ("Lan12/3" becomes "[NAME]12/3"),
+/// and what the later rounds find is mapped back to the input, so that scrubbing is
+/// idempotent.
+pub fn find_identifiers(text: &str) -> Vec<Finding> {
+    let mut findings = find_once(text);
+    for _ in 0..4 {
+        let (out, segments) = render(text, &findings);
+        let again = find_once(&out);
+        if again.is_empty() {
+            break;
+        }
+        for g in again {
+            let start = map_back(&segments, g.start, true);
+            let end = map_back(&segments, g.end, false);
+            merge(
+                &mut findings,
+                Finding {
+                    kind: g.kind,
+                    start,
+                    end,
+                },
+            );
+        }
+    }
+    findings
+}
+
+/// One output segment: `out` range, `input` range, and whether it is a placeholder.
+type Segment = (usize, usize, usize, usize, bool);
+
+fn render(text: &str, findings: &[Finding]) -> (String, Vec<Segment>) {
+    let mut out = String::with_capacity(text.len());
+    let mut segments = Vec::with_capacity(findings.len() * 2 + 1);
+    let mut at = 0;
+    for f in findings {
+        let gap = text.get(at..f.start).unwrap_or_default();
+        segments.push((out.len(), out.len() + gap.len(), at, f.start, false));
+        out.push_str(gap);
+        let p = f.kind.placeholder();
+        segments.push((out.len(), out.len() + p.len(), f.start, f.end, true));
+        out.push_str(p);
+        at = f.end;
+    }
+    let rest = text.get(at..).unwrap_or_default();
+    segments.push((out.len(), out.len() + rest.len(), at, text.len(), false));
+    out.push_str(rest);
+    (out, segments)
+}
+
+/// An offset in rendered text to one in the input; inside a placeholder, its whole span.
+fn map_back(segments: &[Segment], p: usize, is_start: bool) -> usize {
+    for &(os, oe, is, ie, placeholder) in segments {
+        let inside = if is_start {
+            os <= p && p < oe
+        } else {
+            os < p && p <= oe
+        };
+        if inside {
+            return if placeholder {
+                if is_start {
+                    is
+                } else {
+                    ie
+                }
+            } else {
+                is + (p - os)
+            };
+        }
+    }
+    segments.last().map(|s| s.3).unwrap_or_default()
+}
+
+/// Adds a finding, merging it with those it overlaps (the earlier kind wins).
+fn merge(findings: &mut Vec<Finding>, new: Finding) {
+    let mut merged = new;
+    let mut kind = None;
+    findings.retain(|f| {
+        if f.end <= new.start || new.end <= f.start {
+            return true;
+        }
+        kind.get_or_insert(f.kind);
+        merged.start = merged.start.min(f.start);
+        merged.end = merged.end.max(f.end);
+        false
+    });
+    if let Some(k) = kind {
+        merged.kind = k;
+    }
+    if merged.start < merged.end {
+        findings.push(merged);
+    }
+    findings.sort_by_key(|f| f.start);
+}
+
+fn find_once(text: &str) -> Vec<Finding> {
+    let folded = Folded::new(text);
+    let mut cands = Vec::new();
+    emails(text, &mut cands);
+    insurance(text, &mut cands);
+    dates_of_birth(&folded, &mut cands);
+    cued_ids(&folded, &mut cands);
+    keep(&folded, &mut cands);
+    numbers(&folded, &mut cands);
+    addresses(text, &folded, &mut cands);
+    id_shapes(text, &mut cands);
+    names(text, &mut cands);
+    let mut findings = resolve(cands);
+    cover_long_digit_runs(text, &mut findings);
+    findings
+}
+
+/// Replaces every identifier by its kind's placeholder.
+pub fn scrub(text: &str) -> Scrubbed {
+    let findings = find_identifiers(text);
+    let (text, _) = render(text, &findings);
+    Scrubbed { text, findings }
+}
+
+// ---------------------------------------------------------------------------------------
+// Candidates and their resolution.
+
+/// A proposed span. `kind: None` protects a span (an event date, an amount of money)
+/// from weaker detectors without being reported.
+#[derive(Debug, Clone, Copy)]
+struct Cand {
+    start: usize,
+    end: usize,
+    kind: Option<IdentifierKind>,
+    prio: u8,
+}
+
+const P_EMAIL: u8 = 0;
+const P_INSURANCE: u8 = 1;
+const P_DOB: u8 = 2;
+const P_CUED_ID: u8 = 3;
+const P_KEEP: u8 = 4;
+const P_NUMBER: u8 = 5;
+const P_ADDRESS: u8 = 6;
+const P_ID_SHAPE: u8 = 7;
+const P_NAME: u8 = 8;
+
+fn push(out: &mut Vec<Cand>, start: usize, end: usize, kind: Option<IdentifierKind>, prio: u8) {
+    if start < end {
+        out.push(Cand {
+            start,
+            end,
+            kind,
+            prio,
+        });
+    }
+}
+
+/// Strongest first, then longest; a candidate overlapping an accepted one is dropped.
+fn resolve(mut cands: Vec<Cand>) -> Vec<Finding> {
+    cands.sort_by(|a, b| {
+        (a.prio, a.start, std::cmp::Reverse(a.end - a.start)).cmp(&(
+            b.prio,
+            b.start,
+            std::cmp::Reverse(b.end - b.start),
+        ))
+    });
+    let mut taken: Vec<Cand> = Vec::new();
+    for c in cands {
+        if taken.iter().all(|t| c.end <= t.start || t.end <= c.start) {
+            taken.push(c);
+        }
+    }
+    let mut findings: Vec<Finding> = taken
+        .into_iter()
+        .filter_map(|c| {
+            c.kind.map(|kind| Finding {
+                kind,
+                start: c.start,
+                end: c.end,
+            })
+        })
+        .collect();
+    findings.sort_by_key(|f| f.start);
+    findings
+}
+
+/// Safety net: a run of nine or more ASCII digits is an identifier whatever its context
+/// (no clinical value has that many digits). A run not fully inside a finding becomes one,
+/// merged with any finding it overlaps.
+fn cover_long_digit_runs(text: &str, findings: &mut Vec<Finding>) {
+    static RUN: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9]{9,}"));
+    for m in RUN.find_iter(text) {
+        let (s, e) = (m.start(), m.end());
+        if findings.iter().any(|f| f.start <= s && e <= f.end) {
+            continue;
+        }
+        let mut start = s;
+        let mut end = e;
+        let mut kind = IdentifierKind::OtherId;
+        let mut first = true;
+        findings.retain(|f| {
+            if f.end <= s || e <= f.start {
+                return true;
+            }
+            if first {
+                kind = f.kind;
+                first = false;
+            }
+            start = start.min(f.start);
+            end = end.max(f.end);
+            false
+        });
+        findings.push(Finding { kind, start, end });
+        findings.sort_by_key(|f| f.start);
+    }
+}
+
+fn re(pattern: &str) -> Regex {
+    Regex::new(pattern).expect("constant pattern compiles")
+}
+
+// ---------------------------------------------------------------------------------------
+// Folded text: lower case, diacritics removed, `đ` to `d`, combining marks dropped, with
+// a map back to byte offsets in the original.
+
+struct Folded {
+    text: String,
+    /// `orig[b]` is the original offset of the char folded byte `b` belongs to; one extra
+    /// entry for the end.
+    orig: Vec<usize>,
+}
+
+fn is_combining_mark(c: char) -> bool {
+    ('\u{0300}'..='\u{036F}').contains(&c)
+}
+
+fn fold_one(c: char) -> Option<char> {
+    if is_combining_mark(c) {
+        return None;
+    }
+    let mut lower = c.to_lowercase();
+    match (lower.next(), lower.next()) {
+        (Some(l), None) => Some(fold_char(l)),
+        _ => Some(c),
+    }
+}
+
+impl Folded {
+    fn new(input: &str) -> Folded {
+        let mut text = String::with_capacity(input.len());
+        let mut orig = Vec::with_capacity(input.len() + 1);
+        for (i, c) in input.char_indices() {
+            if let Some(f) = fold_one(c) {
+                text.push(f);
+                orig.extend(std::iter::repeat_n(i, f.len_utf8()));
+            }
+        }
+        orig.push(input.len());
+        Folded { text, orig }
+    }
+
+    fn start(&self, b: usize) -> usize {
+        self.orig.get(b).copied().unwrap_or_default()
+    }
+
+    fn end(&self, b: usize) -> usize {
+        self.orig
+            .get(b)
+            .or_else(|| self.orig.last())
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Up to `n` bytes of folded text before folded offset `b`, on a char boundary.
+    fn before(&self, b: usize, n: usize) -> &str {
+        let mut from = b.saturating_sub(n);
+        while from < b && !self.text.is_char_boundary(from) {
+            from += 1;
+        }
+        self.text.get(from..b).unwrap_or_default()
+    }
+}
+
+/// Folded form of a word (for list look-ups).
+fn fold_word(s: &str) -> String {
+    s.chars().filter_map(fold_one).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Detectors on shapes: email, insurance card, dates of birth, cued identifiers.
+
+fn emails(text: &str, out: &mut Vec<Cand>) {
+    static EMAIL: LazyLock<Regex> =
+        LazyLock::new(|| re(r"(?i)[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}"));
+    for m in EMAIL.find_iter(text) {
+        push(
+            out,
+            m.start(),
+            m.end(),
+            Some(IdentifierKind::Email),
+            P_EMAIL,
+        );
+    }
+}
+
+/// BHYT card: object code (2 letters), benefit level (1 digit), province (2 digits),
+/// then 10 digits; printed with or without spaces.
+fn insurance(text: &str, out: &mut Vec<Cand>) {
+    static BHYT: LazyLock<Regex> = LazyLock::new(|| {
+        re(r"\b(?:[A-Z]{2}|[a-z]{2})[ .]?[1-5][ .]?[0-9]{2}[ .]?(?:[0-9][ .]?){9}[0-9]\b")
+    });
+    for m in BHYT.find_iter(text) {
+        push(
+            out,
+            m.start(),
+            m.end(),
+            Some(IdentifierKind::Insurance),
+            P_INSURANCE,
+        );
+    }
+}
+
+const MONTHS: &str = "january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec";
+
+/// A date after a birth cue ("sinh ngày", "năm sinh", "DOB", "born"): only the date is
+/// replaced, the cue stays. Dates without such a cue are event dates and stay.
+fn dates_of_birth(folded: &Folded, out: &mut Vec<Cand>) {
+    static DOB: LazyLock<Regex> = LazyLock::new(|| {
+        let year = "(?:19|20)[0-9]{2}";
+        let date = format!(
+            "(?:[0-9]{{1,2}}[/.\\-][0-9]{{1,2}}[/.\\-]{year}\
+             |{year}[/.\\-][0-9]{{1,2}}[/.\\-][0-9]{{1,2}}\
+             |[0-9]{{1,2}}(?:st|nd|rd|th)?\\s+(?:of\\s+)?(?:{MONTHS})\\.?,?\\s+{year}\
+             |(?:{MONTHS})\\.?\\s+[0-9]{{1,2}}(?:st|nd|rd|th)?,?\\s+{year}\
+             |ngay\\s+[0-9]{{1,2}}\\s+thang\\s+[0-9]{{1,2}}\\s+nam\\s+{year}\
+             |[0-9]{{1,2}}\\s+thang\\s+[0-9]{{1,2}}\\s*,?\\s+(?:nam\\s+)?{year}\
+             |(?:thang\\s+)?[0-9]{{1,2}}[/.\\-]{year}\
+             |{year})"
+        );
+        re(&format!(
+            "\\b(?:ngay thang nam sinh|ngay sinh|nam sinh|sinh ngay|sinh nam|sinh|ns|dob|d\\.o\\.b\\.?\
+             |date of birth|birth date|birthdate|born(?:\\s+on|\\s+in)?)\\s*[:\\-]?\\s*({date})\\b"
+        ))
+    });
+    for c in DOB.captures_iter(&folded.text) {
+        if let Some(m) = c.get(1) {
+            push(
+                out,
+                folded.start(m.start()),
+                folded.end(m.end()),
+                Some(IdentifierKind::DateOfBirth),
+                P_DOB,
+            );
+        }
+    }
+}
+
+/// Record numbers, passports and plates after their cue ("mã BN", "MRN", "số hồ sơ",
+/// "hộ chiếu", "biển số"): any token with a digit.
+fn cued_ids(folded: &Folded, out: &mut Vec<Cand>) {
+    static CUED: LazyLock<Regex> = LazyLock::new(|| {
+        re(
+            r"\b(?:ma\s+(?:so\s+)?(?:bn|benh nhan|nguoi benh|ho so(?:\s+benh\s+an)?|benh an|luu tru|y te|kham benh)|so\s+(?:ho so(?:\s+benh\s+an)?|benh an|vao vien|nhap vien|luu tru)|mrn|patient\s+id|hospital\s+(?:number|no\.?|id)|case\s+(?:id|number|no\.?)|(?:medical\s+)?record\s+(?:number|no\.?)|nhs\s+(?:number|no\.?)|passport(?:\s+(?:number|no\.?))?|ho\s+chieu|bien\s+so(?:\s+xe)?|licen[cs]e\s+plate)[\s:#=]*(?:(?:so|la|is|no\.?|number)[\s:#=]+)?((?:[a-z]{1,5}-)?[a-z0-9]*[0-9][a-z0-9]*(?:[\-./][a-z0-9]+)*(?:\s[0-9]{3,4}\b)*)",
+        )
+    });
+    for c in CUED.captures_iter(&folded.text) {
+        if let Some(m) = c.get(1) {
+            push(
+                out,
+                folded.start(m.start()),
+                folded.end(m.end()),
+                Some(IdentifierKind::OtherId),
+                P_CUED_ID,
+            );
+        }
+    }
+}
+
+/// Spans that look like numbers but are not identifiers: event dates, times, money.
+fn keep(folded: &Folded, out: &mut Vec<Cand>) {
+    static KEEP: LazyLock<Regex> = LazyLock::new(|| {
+        re(
+            r"\b(?:[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-](?:19|20)[0-9]{2}|(?:19|20)[0-9]{2}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}:[0-9]{2}|[0-9]{1,3}(?:[.,][0-9]{3})+\s*(?:dong|vnd|usd|d)|(?:usd|\$)\s?[0-9]{1,3}(?:[.,][0-9]{3})+)\b",
+        )
+    });
+    for m in KEEP.find_iter(&folded.text) {
+        push(
+            out,
+            folded.start(m.start()),
+            folded.end(m.end()),
+            None,
+            P_KEEP,
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Numbers: phones, CCCD, CMND, by digit count, prefix and cue.
+
+fn numbers(folded: &Folded, out: &mut Vec<Cand>) {
+    static NUMBER: LazyLock<Regex> = LazyLock::new(|| {
+        re(r"(?:\(\+?[0-9]{1,4}\)|\+\s?[0-9]|[0-9])(?:[ .\-]?(?:\([0-9]{1,4}\)|[0-9]))*")
+    });
+    static PHONE_CUE: LazyLock<Regex> = LazyLock::new(|| {
+        re(
+            r"\b(?:sdt|dt|dtdd|dien thoai(?:\s+ban|\s+di dong|\s+lien he)?|so may|phone(?:\s+number)?|tel|telephone|mobile|cell|hotline|duong day nong|goi(?:\s+lai|\s+cho|\s+toi)?|call(?:ed)?|zalo|landline|fax)(?:[\s:#.=(\-]|\b(?:so|la|is|on|at|no|number)\b)*$",
+        )
+    });
+    let text = &folded.text;
+    for m in NUMBER.find_iter(text) {
+        let (s, e) = (m.start(), m.end());
+        // Not inside a word ("SpO2 92", "DN479...").
+        if text
+            .get(..s)
+            .and_then(|p| p.chars().next_back())
+            .is_some_and(char::is_alphanumeric)
+        {
+            continue;
+        }
+        let raw = m.as_str();
+        let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+        let plus = raw.contains('+');
+        let phone_cue = PHONE_CUE.is_match(folded.before(s, 40));
+        if let Some(kind) = classify_number(&digits, plus, phone_cue) {
+            push(out, folded.start(s), folded.end(e), Some(kind), P_NUMBER);
+        }
+    }
+}
+
+fn classify_number(d: &str, plus: bool, phone_cue: bool) -> Option<IdentifierKind> {
+    use IdentifierKind::*;
+    let n = d.len();
+    if plus {
+        return (7..=15).contains(&n).then_some(Phone);
+    }
+    if phone_cue && (8..=12).contains(&n) {
+        return Some(Phone);
+    }
+    match n {
+        9 => Some(OldId),
+        10 if d.starts_with('0') || d.starts_with("1900") || d.starts_with("1800") => Some(Phone),
+        11 if d.starts_with('0') || d.starts_with("84") => Some(Phone),
+        12 => {
+            let province = d.get(..3).and_then(|p| p.parse::<u16>().ok()).unwrap_or(0);
+            if (1..=96).contains(&province) {
+                Some(NationalId)
+            } else if d.starts_with("84") {
+                Some(Phone)
+            } else {
+                Some(OtherId)
+            }
+        }
+        10.. => Some(OtherId),
+        _ => None,
+    }
+}
+
+/// Passport-like codes: one to three capitals then 6 to 14 digits ("B1234567").
+fn id_shapes(text: &str, out: &mut Vec<Cand>) {
+    static SHAPE: LazyLock<Regex> = LazyLock::new(|| re(r"\b[A-Z]{1,3}[0-9]{6,14}\b"));
+    for m in SHAPE.find_iter(text) {
+        push(
+            out,
+            m.start(),
+            m.end(),
+            Some(IdentifierKind::OtherId),
+            P_ID_SHAPE,
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Street addresses.
+
+fn addresses(text: &str, folded: &Folded, out: &mut Vec<Cand>) {
+    // "số 12 đường", "12/3", "ngõ 5 phố", "số 45 ngách 12 ngõ 80", "hẻm 34", "15A đường".
+    static VN: LazyLock<Regex> = LazyLock::new(|| {
+        let lane = r"(?:ngach|ngo|hem|kiet)\s+[0-9]+[a-z]?(?:/[0-9]+[a-z]?)*";
+        re(&format!(
+            r"\b(?:(?P<so>(?:so nha|nha so|so)\s+)?(?P<num>[0-9]+[a-z]?(?:/[0-9]+[a-z]?)*)(?P<lanes>(?:\s*,?\s*{lane})*)|(?P<lane>{lane}(?:\s*,?\s*{lane})*))(?P<street>\s*,?\s*(?:duong|pho)\b)?\s+"
+        ))
+    });
+    // The street's name: capitalised words or numbers ("Lê Lợi", "Cách Mạng Tháng 8", "3 tháng 2").
+    static STREET_NAME: LazyLock<Regex> = LazyLock::new(|| {
+        re(
+            r"^(?:\p{Lu}[\p{L}\p{M}'’]*|[0-9]+[A-Za-z]?)(?:[ ]+(?:\p{Lu}[\p{L}\p{M}'’]*|[0-9]+[A-Za-z]?|tháng|thang))*",
+        )
+    });
+    static CLINICAL_BEFORE: LazyLock<Regex> =
+        LazyLock::new(|| re(r"\b(?:ha|bp|huyet ap|blood pressure|nhip|hr|rr)\s*[:=]?\s*$"));
+    static EN: LazyLock<Regex> = LazyLock::new(|| {
+        re(
+            r"\b[0-9]{1,5}[A-Za-z]?,?\s+(?:\p{Lu}[\p{L}\p{M}'’]*\s+){1,4}(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Boulevard|Blvd|Way|Court|Ct|Place|Terrace|Close|Crescent|Highway|Hwy|Square|Parkway)\b",
+        )
+    });
+    for c in VN.captures_iter(&folded.text) {
+        let Some(all) = c.get(0) else { continue };
+        let street = c.name("street").is_some();
+        let lanes = c.name("lane").is_some() || c.name("lanes").is_some_and(|m| !m.is_empty());
+        let slash = c.name("num").is_some_and(|m| m.as_str().contains('/'));
+        if !(street || lanes || slash) {
+            continue;
+        }
+        if slash && !street && !lanes && CLINICAL_BEFORE.is_match(folded.before(all.start(), 30)) {
+            continue;
+        }
+        let start = folded.start(all.start());
+        let name_at = folded.end(all.end());
+        let Some(rest) = text.get(name_at..) else {
+            continue;
+        };
+        let Some(name) = STREET_NAME.find(rest) else {
+            continue;
+        };
+        let name_end = street_name_end(rest, name.end());
+        if name_end == 0 {
+            continue;
+        }
+        push(
+            out,
+            start,
+            name_at + name_end,
+            Some(IdentifierKind::Address),
+            P_ADDRESS,
+        );
+    }
+    for m in EN.find_iter(text) {
+        push(
+            out,
+            m.start(),
+            m.end(),
+            Some(IdentifierKind::Address),
+            P_ADDRESS,
+        );
+    }
+}
+
+/// Cuts a street name before an administrative word ("... Lê Lợi Phường 3") and after six words.
+fn street_name_end(rest: &str, end: usize) -> usize {
+    let name = rest.get(..end).unwrap_or_default();
+    let mut last = 0;
+    for (n, w) in name.split(' ').enumerate() {
+        if w.is_empty() {
+            continue;
+        }
+        let f = fold_word(w);
+        if n >= 6
+            || matches!(
+                f.as_str(),
+                "phuong"
+                    | "quan"
+                    | "huyen"
+                    | "xa"
+                    | "tinh"
+                    | "tp"
+                    | "thanh"
+                    | "thi"
+                    | "ward"
+                    | "district"
+            )
+        {
+            break;
+        }
+        let offset = w.as_ptr() as usize - name.as_ptr() as usize;
+        last = offset + w.len();
+    }
+    last
+}
+
+// ---------------------------------------------------------------------------------------
+// Names.
+
+/// The ~100 commonest Vietnamese surnames (with diacritics; folded forms are derived).
+/// Left out on purpose, because their folded form is an everyday word in English or
+/// Vietnamese: Tô (to), Từ (tu), Vi, Lã (la), Mã (ma), Âu (au), Ông (on), Hàn, Phí, Chế.
+const SURNAMES: &[&str] = &[
+    "nguyễn", "trần", "lê", "phạm", "hoàng", "huỳnh", "phan", "vũ", "võ", "đặng", "bùi", "đỗ",
+    "hồ", "ngô", "dương", "lý", "lí", "đào", "đoàn", "vương", "trịnh", "trương", "lâm", "phùng",
+    "mai", "hà", "tạ", "cao", "đinh", "lưu", "quách", "thái", "lương", "kiều", "khổng", "hứa",
+    "triệu", "thân", "mạc", "lạc", "giáp", "lò", "tôn", "tăng", "diệp", "đàm", "nông", "lục",
+    "bạch", "tiêu", "hầu", "ninh", "quan", "khúc", "kha", "tống", "doãn", "viên", "thạch", "chu",
+    "châu", "nghiêm", "thiều", "trình", "cù", "cấn", "lữ", "kim", "chung", "sầm", "lường", "phó",
+    "tiết", "biện", "văn", "la", "lã", "mã", "ma", "quang", "giang", "hàn", "tô",
+];
+
+/// Surnames whose folded form is too common a word to count without diacritics.
+const SURNAMES_NOT_FOLDED: &[&str] =
+    &["la", "lã", "mã", "ma", "quang", "giang", "hàn", "tô", "văn"];
+
+/// Surnames that only count with their diacritics ("Văn" is a middle name).
+const SURNAMES_NOT_ALONE: &[&str] = &["văn", "la", "ma", "quang", "giang"];
+
+/// Common given names in English-language reports (lower case).
+const GIVEN_EN: &[&str] = &[
+    "james",
+    "john",
+    "robert",
+    "michael",
+    "william",
+    "david",
+    "richard",
+    "joseph",
+    "thomas",
+    "charles",
+    "christopher",
+    "daniel",
+    "matthew",
+    "anthony",
+    "donald",
+    "steven",
+    "paul",
+    "andrew",
+    "joshua",
+    "kenneth",
+    "kevin",
+    "brian",
+    "george",
+    "timothy",
+    "ronald",
+    "edward",
+    "jason",
+    "jeffrey",
+    "ryan",
+    "jacob",
+    "gary",
+    "nicholas",
+    "eric",
+    "jonathan",
+    "stephen",
+    "larry",
+    "justin",
+    "scott",
+    "brandon",
+    "benjamin",
+    "samuel",
+    "gregory",
+    "alexander",
+    "frank",
+    "patrick",
+    "raymond",
+    "jack",
+    "dennis",
+    "jerry",
+    "tyler",
+    "aaron",
+    "jose",
+    "adam",
+    "nathan",
+    "henry",
+    "peter",
+    "zachary",
+    "douglas",
+    "harold",
+    "kyle",
+    "carl",
+    "arthur",
+    "gerald",
+    "roger",
+    "keith",
+    "jeremy",
+    "lawrence",
+    "sean",
+    "christian",
+    "ethan",
+    "austin",
+    "joe",
+    "albert",
+    "jesse",
+    "bruce",
+    "noah",
+    "jordan",
+    "dylan",
+    "ralph",
+    "roy",
+    "alan",
+    "wayne",
+    "eugene",
+    "juan",
+    "gabriel",
+    "louis",
+    "russell",
+    "vincent",
+    "philip",
+    "logan",
+    "harry",
+    "tom",
+    "tim",
+    "sam",
+    "ben",
+    "mike",
+    "liam",
+    "oliver",
+    "lucas",
+    "mason",
+    "elijah",
+    "hans",
+    "ahmed",
+    "mohammed",
+    "muhammad",
+    "omar",
+    "raj",
+    "ravi",
+    "wei",
+    "carlos",
+    "luis",
+    "miguel",
+    "pedro",
+    "ivan",
+    "mary",
+    "patricia",
+    "jennifer",
+    "linda",
+    "elizabeth",
+    "barbara",
+    "susan",
+    "jessica",
+    "sarah",
+    "karen",
+    "lisa",
+    "nancy",
+    "betty",
+    "sandra",
+    "margaret",
+    "ashley",
+    "kimberly",
+    "emily",
+    "donna",
+    "michelle",
+    "carol",
+    "amanda",
+    "melissa",
+    "deborah",
+    "stephanie",
+    "dorothy",
+    "rebecca",
+    "sharon",
+    "laura",
+    "cynthia",
+    "amy",
+    "kathleen",
+    "angela",
+    "shirley",
+    "brenda",
+    "emma",
+    "anna",
+    "pamela",
+    "nicole",
+    "samantha",
+    "katherine",
+    "christine",
+    "helen",
+    "debra",
+    "rachel",
+    "carolyn",
+    "janet",
+    "maria",
+    "catherine",
+    "heather",
+    "diane",
+    "olivia",
+    "julie",
+    "joyce",
+    "victoria",
+    "ruth",
+    "virginia",
+    "lauren",
+    "kelly",
+    "christina",
+    "joan",
+    "evelyn",
+    "judith",
+    "andrea",
+    "hannah",
+    "megan",
+    "cheryl",
+    "jacqueline",
+    "martha",
+    "teresa",
+    "gloria",
+    "sara",
+    "janice",
+    "ann",
+    "kathryn",
+    "abigail",
+    "sophia",
+    "frances",
+    "jean",
+    "alice",
+    "judy",
+    "isabella",
+    "julia",
+    "denise",
+    "danielle",
+    "marilyn",
+    "beverly",
+    "charlotte",
+    "natalie",
+    "theresa",
+    "diana",
+    "doris",
+    "alexis",
+    "marie",
+    "ella",
+    "amelia",
+    "mia",
+    "chloe",
+    "priya",
+    "fatima",
+    "aisha",
+    "ellen",
+    "anne",
+    "jane",
+    "sophie",
+    "lucy",
+    "claire",
+    "rosa",
+    "ana",
+];
+
+/// Words right before a person's name ("chị Lan", "bệnh nhân Trần Thị B", "Dr Lee").
+const PERSON_CUES: &[&str] = &[
+    "anh",
+    "chị",
+    "ông",
+    "bà",
+    "cô",
+    "chú",
+    "em",
+    "bác",
+    "cháu",
+    "cụ",
+    "bé",
+    "trẻ",
+    "mẹ",
+    "bố",
+    "má",
+    "vợ",
+    "chồng",
+    "cậu",
+    "dì",
+    "mợ",
+    "thím",
+    "dượng",
+    "bn",
+    "bs",
+    "đd",
+    "ktv",
+    "tên",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mx",
+    "dr",
+    "prof",
+    "nurse",
+    "patient",
+    "mother",
+    "father",
+    "daughter",
+    "wife",
+    "husband",
+    "sister",
+    "brother",
+    "name",
+    "named",
+    "bệnh nhân",
+    "người bệnh",
+    "bác sĩ",
+    "bác sỹ",
+    "điều dưỡng",
+    "y tá",
+    "dược sĩ",
+    "kỹ thuật viên",
+    "họ tên",
+    "họ và tên",
+    "tên bệnh nhân",
+    "tên người bệnh",
+    "người báo cáo",
+    "người liên hệ",
+    "người nhà",
+    "khách hàng",
+    "nhân viên",
+    "nhân viên y tế",
+    "tôi là",
+    "con trai",
+    "con gái",
+    "patient name",
+    "full name",
+    "my name is",
+    "name is",
+];
+
+/// Cues after which a lower-case name is still a name ("họ tên: tran van hung").
+const NAME_FIELD_CUES: &[&str] = &[
+    "tên",
+    "họ tên",
+    "họ và tên",
+    "tên bệnh nhân",
+    "tên người bệnh",
+    "name",
+    "patient name",
+    "full name",
+];
+
+/// Words right before a place or facility name, which is not personal data
+/// ("Bệnh viện Nguyễn Tri Phương", "thành phố Hồ Chí Minh", "xã Hòa An").
+const PLACE_CUES: &[&str] = &[
+    "tỉnh",
+    "thành phố",
+    "tp",
+    "thị xã",
+    "thị trấn",
+    "xã",
+    "phường",
+    "huyện",
+    "quận",
+    "bệnh viện",
+    "bv",
+    "bvđk",
+    "trạm y tế",
+    "trung tâm y tế",
+    "trung tâm",
+    "phòng khám",
+    "trường",
+    "đại học",
+    "học viện",
+    "viện",
+    "đường",
+    "phố",
+    "hẻm",
+    "ngõ",
+    "thôn",
+    "ấp",
+    "bản",
+    "làng",
+    "khu",
+    "khoa",
+    "công ty",
+    "cty",
+    "sở y tế",
+    "bộ y tế",
+    "hospital",
+    "province",
+    "district",
+    "city",
+    "ward",
+    "commune",
+    "clinic",
+    "tại",
+];
+
+/// Words after a capitalised run that make it an organisation or a place
+/// ("Pham Ngoc Thach Hospital", "Thai Nguyen province").
+const PLACE_SUFFIXES: &[&str] = &[
+    "hospital",
+    "clinic",
+    "street",
+    "st",
+    "road",
+    "rd",
+    "avenue",
+    "lane",
+    "province",
+    "district",
+    "city",
+    "ward",
+    "commune",
+    "university",
+    "center",
+    "centre",
+    "health",
+    "medical",
+    "general",
+    "central",
+    "institute",
+    "jsc",
+    "company",
+    "ltd",
+    "bridge",
+    "river",
+    "lake",
+    "station",
+    "market",
+    "school",
+    "college",
+    "hotel",
+    "pharmacy",
+    "laboratory",
+    "department",
+    "ministry",
+];
+
+/// Places whose name starts like a person's (folded).
+const PLACE_NAMES: &[&str] = &[
+    "ho chi minh",
+    "ha noi",
+    "ha giang",
+    "ha tinh",
+    "ha nam",
+    "ha dong",
+    "ha long",
+    "ha tien",
+    "ha trung",
+    "ha hoa",
+    "lam dong",
+    "cao bang",
+    "cao lanh",
+    "thai binh",
+    "thai nguyen",
+    "ninh binh",
+    "ninh thuan",
+    "ninh kieu",
+    "phan thiet",
+    "phan rang",
+    "chau doc",
+    "chau thanh",
+    "chau phu",
+    "chau duc",
+    "le chan",
+    "hoang mai",
+    "hoang sa",
+    "bach mai",
+    "bach dang",
+    "ly son",
+    "mai son",
+    "vo nhai",
+    "kim bang",
+    "kim son",
+    "ba ria",
+    "ba lan",
+    "ba vi",
+    "ba dinh",
+    "ba den",
+    "ba trieu",
+    "ho guom",
+    "ho tay",
+    "dong nai",
+    "dong thap",
+    "hoang hoa",
+    "hoa binh",
+    "quan ba",
+    "ton duc thang",
+    "chu se",
+    "chu pah",
+    "dinh quan",
+    "giang thanh",
+    "kon tum",
+];
+
+/// Capitalised English words that end a run of name words (compared on ASCII words only,
+/// so that "An", "Ngo", "Phan" stay names).
+const STOP_EN: &[&str] = &[
+    "the",
+    "and",
+    "or",
+    "but",
+    "not",
+    "no",
+    "of",
+    "in",
+    "on",
+    "at",
+    "for",
+    "to",
+    "with",
+    "by",
+    "from",
+    "is",
+    "was",
+    "were",
+    "this",
+    "that",
+    "it",
+    "he",
+    "she",
+    "they",
+    "we",
+    "my",
+    "his",
+    "her",
+    "our",
+    "their",
+    "after",
+    "before",
+    "when",
+    "during",
+    "if",
+    "ai",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "email",
+    "dr",
+    "x-ray",
+    "x-quang",
+    "ct",
+    "mri",
+    "ecg",
+    "ekg",
+];
+
+/// Capitalised Vietnamese words that end a run of name words (compared with diacritics).
+const STOP_VI: &[&str] = &[
+    "bệnh",
+    "viện",
+    "trạm",
+    "phòng",
+    "sở",
+    "bộ",
+    "tỉnh",
+    "xã",
+    "phường",
+    "huyện",
+    "quận",
+    "đường",
+    "phố",
+    "ngõ",
+    "hẻm",
+    "thôn",
+    "ấp",
+    "không",
+    "có",
+    "và",
+    "là",
+    "của",
+    "được",
+    "trong",
+    "khi",
+    "sau",
+    "ngày",
+    "số",
+    "thẻ",
+    "tại",
+    "theo",
+    "người",
+    "phần",
+    "ứng",
+    "hệ",
+    "kết",
+    "địa",
+    "điện",
+    "nhà",
+    "tôi",
+    "giấy",
+    "sđt",
+    "điều",
+    "x-quang",
+];
+
+struct WordSets {
+    surnames: HashSet<String>,
+    surnames_folded: HashSet<String>,
+    given_en: HashSet<&'static str>,
+    person: HashSet<String>,
+    person_folded: HashSet<String>,
+    name_field: HashSet<String>,
+    name_field_folded: HashSet<String>,
+    place: HashSet<String>,
+    place_folded: HashSet<String>,
+    suffixes: HashSet<&'static str>,
+    place_names: Vec<Vec<&'static str>>,
+    stop_en: HashSet<&'static str>,
+    stop_vi: HashSet<&'static str>,
+}
+
+fn sets(words: &[&str]) -> (HashSet<String>, HashSet<String>) {
+    let exact = words.iter().map(|w| w.to_string()).collect();
+    let folded = words.iter().map(|w| fold_word(w)).collect();
+    (exact, folded)
+}
+
+static WORDS: LazyLock<WordSets> = LazyLock::new(|| {
+    let surnames: HashSet<String> = SURNAMES
+        .iter()
+        .filter(|s| !SURNAMES_NOT_ALONE.contains(s))
+        .map(|s| s.to_string())
+        .collect();
+    let surnames_folded = SURNAMES
+        .iter()
+        .filter(|s| !SURNAMES_NOT_FOLDED.contains(s))
+        .map(|s| fold_word(s))
+        .collect();
+    let (person, person_folded) = sets(PERSON_CUES);
+    let (name_field, name_field_folded) = sets(NAME_FIELD_CUES);
+    let (place, place_folded) = sets(PLACE_CUES);
+    WordSets {
+        surnames,
+        surnames_folded,
+        given_en: GIVEN_EN.iter().copied().collect(),
+        person,
+        person_folded,
+        name_field,
+        name_field_folded,
+        place,
+        place_folded,
+        suffixes: PLACE_SUFFIXES.iter().copied().collect(),
+        place_names: PLACE_NAMES.iter().map(|p| p.split(' ').collect()).collect(),
+        stop_en: STOP_EN.iter().copied().collect(),
+        stop_vi: STOP_VI.iter().copied().collect(),
+    }
+});
+
+/// Looks a word or phrase up: with its diacritics when it has any, folded when it is
+/// plain ASCII (text typed without accents) or decomposed.
+fn in_set(phrase: &str, exact: &HashSet<String>, folded: &HashSet<String>) -> bool {
+    let lower = phrase.to_lowercase();
+    if lower.is_ascii() || lower.chars().any(is_combining_mark) {
+        folded.contains(&fold_word(&lower))
+    } else {
+        exact.contains(&lower)
+    }
+}
+
+#[derive(Debug)]
+struct Word<'a> {
+    s: &'a str,
+    start: usize,
+    end: usize,
+    /// Inside a placeholder like `[NAME]`: never a cue, never a name.
+    placeholder: bool,
+}
+
+impl Word<'_> {
+    /// "Lan", "Nguyễn", "O'Brien", "B": a capital then lower case.
+    fn is_cap(&self) -> bool {
+        let mut chars = self.s.chars();
+        let Some(first) = chars.next() else {
+            return false;
+        };
+        if !first.is_uppercase() {
+            return false;
+        }
+        let mut after_joint = false;
+        for c in chars {
+            if c == '\'' || c == '’' || c == '-' {
+                after_joint = true;
+                continue;
+            }
+            if c.is_uppercase() && !after_joint {
+                return false;
+            }
+            after_joint = false;
+        }
+        true
+    }
+
+    fn is_upper(&self) -> bool {
+        self.s.chars().filter(|c| c.is_alphabetic()).count() >= 2
+            && self.s.chars().all(|c| !c.is_lowercase())
+    }
+
+    fn is_lower(&self) -> bool {
+        self.s.chars().all(|c| !c.is_uppercase())
+    }
+
+    fn folded(&self) -> String {
+        fold_word(self.s)
+    }
+
+    fn is_stop(&self) -> bool {
+        let lower = self.s.to_lowercase();
+        if lower.is_ascii() {
+            WORDS.stop_en.contains(lower.as_str())
+        } else {
+            WORDS.stop_vi.contains(lower.as_str())
+        }
+    }
+
+    fn is_surname(&self) -> bool {
+        in_set(self.s, &WORDS.surnames, &WORDS.surnames_folded)
+    }
+
+    fn is_given_en(&self) -> bool {
+        self.s.is_ascii() && WORDS.given_en.contains(self.s.to_lowercase().as_str())
+    }
+
+    fn is_person_cue(&self) -> bool {
+        in_set(self.s, &WORDS.person, &WORDS.person_folded)
+    }
+}
+
+fn words(text: &str) -> Vec<Word<'_>> {
+    static WORD: LazyLock<Regex> = LazyLock::new(|| re(r"[\p{L}\p{M}]+(?:['’\-][\p{L}\p{M}]+)*"));
+    let bytes = text.as_bytes();
+    WORD.find_iter(text)
+        .map(|m| Word {
+            s: m.as_str(),
+            start: m.start(),
+            end: m.end(),
+            placeholder: m.start() > 0
+                && bytes.get(m.start() - 1) == Some(&b'[')
+                && bytes.get(m.end()) == Some(&b']'),
+        })
+        .collect()
+}
+
+/// Two words are neighbours in a name when only one or two spaces separate them
+/// (or ". " after an initial).
+fn adjacent(text: &str, a: &Word, b: &Word) -> bool {
+    let gap = text.get(a.end..b.start).unwrap_or("x");
+    (!gap.is_empty() && gap.len() <= 2 && gap.chars().all(|c| c == ' '))
+        || (gap == ". " && a.s.chars().count() == 1)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Cue {
+    Person,
+    NameField,
+    Place,
+    None,
+}
+
+/// What the words just before word `i` say about it.
+fn cue_before(text: &str, ws: &[Word], i: usize) -> Cue {
+    if i == 0 {
+        return Cue::None;
+    }
+    let Some(prev) = ws.get(i - 1) else {
+        return Cue::None;
+    };
+    let Some(cur) = ws.get(i) else {
+        return Cue::None;
+    };
+    let gap = text.get(prev.end..cur.start).unwrap_or("x");
+    if gap.is_empty() || gap.len() > 4 || !gap.chars().all(|c| " .:,(-".contains(c)) {
+        return Cue::None;
+    }
+    for k in (1..=4).rev() {
+        if k > i {
+            continue;
+        }
+        let from = i - k;
+        let phrase_words = &ws[from..i];
+        if phrase_words.iter().any(|w| w.placeholder) {
+            continue;
+        }
+        if phrase_words.windows(2).any(|p| {
+            !text
+                .get(p[0].end..p[1].start)
+                .is_some_and(|g| g.trim().is_empty())
+        }) {
+            continue;
+        }
+        let phrase = phrase_words
+            .iter()
+            .map(|w| w.s)
+            .collect::<Vec<_>>()
+            .join(" ");
+        if in_set(&phrase, &WORDS.name_field, &WORDS.name_field_folded) {
+            return Cue::NameField;
+        }
+        if in_set(&phrase, &WORDS.person, &WORDS.person_folded) {
+            return Cue::Person;
+        }
+        if in_set(&phrase, &WORDS.place, &WORDS.place_folded) {
+            return Cue::Place;
+        }
+    }
+    Cue::None
+}
+
+/// How many words from `s` spell a known place ("Hà Nội", "Ho Chi Minh").
+fn place_name_len(ws: &[Word], s: usize, end: usize) -> Option<usize> {
+    WORDS
+        .place_names
+        .iter()
+        .filter(|p| {
+            s + p.len() <= end
+                && p.iter()
+                    .enumerate()
+                    .all(|(k, part)| ws.get(s + k).is_some_and(|w| w.folded() == *part))
+        })
+        .map(|p| p.len())
+        .max()
+}
+
+const MAX_NAME_WORDS: usize = 5;
+
+fn is_place_suffix(w: &Word) -> bool {
+    WORDS.suffixes.contains(w.s.to_lowercase().as_str())
+}
+
+fn names(text: &str, out: &mut Vec<Cand>) {
+    let ws = words(text);
+    let mut i = 0;
+    while i < ws.len() {
+        let w = &ws[i];
+        if w.placeholder {
+            i += 1;
+            continue;
+        }
+        if !w.is_cap() {
+            i = other_case_name(text, &ws, i, out);
+            continue;
+        }
+        // The run of capitalised words from i.
+        let mut j = i;
+        while j < ws.len()
+            && ws[j].is_cap()
+            && !ws[j].placeholder
+            && !ws[j].is_stop()
+            && !is_place_suffix(&ws[j])
+            && (j == i || adjacent(text, &ws[j - 1], &ws[j]))
+        {
+            j += 1;
+        }
+        if j == i {
+            i += 1;
+            continue;
+        }
+        let run_end = j;
+        if cue_before(text, &ws, i) == Cue::Place {
+            i = run_end;
+            continue;
+        }
+        // A run followed by "Hospital", "Street", "province" names a place.
+        if let Some(next) = ws.get(run_end) {
+            if adjacent(text, &ws[run_end - 1], next) && is_place_suffix(next) {
+                i = run_end + 1;
+                continue;
+            }
+        }
+        // Where the name starts: after a cue word inside the run ("Chị Lan", "Patient
+        // Rosa Martinez"), at a surname or a given name, or at the run's start after a cue.
+        let mut start = None;
+        let mut cued = matches!(cue_before(text, &ws, i), Cue::Person | Cue::NameField);
+        if cued {
+            start = Some(i);
+        }
+        let mut k = i;
+        while k < run_end {
+            if ws[k].is_person_cue() && k + 1 < run_end {
+                cued = true;
+                start = Some(k + 1);
+                k += 1;
+                continue;
+            }
+            if start.is_none() && (ws[k].is_surname() || ws[k].is_given_en()) {
+                start = Some(k);
+            }
+            break;
+        }
+        if start.is_none() {
+            start = (i..run_end).find(|&k| ws[k].is_surname());
+        }
+        let Some(s) = start else {
+            i = run_end;
+            continue;
+        };
+        if let Some(len) = place_name_len(&ws, s, run_end) {
+            i = s + len;
+            continue;
+        }
+        let len = run_end - s;
+        let first = &ws[s];
+        let is_name = len <= MAX_NAME_WORDS + 1
+            && (cued || (len >= 2 && (first.is_surname() || first.is_given_en())));
+        if is_name {
+            let e = (s + len.min(MAX_NAME_WORDS)) - 1;
+            push(
+                out,
+                first.start,
+                ws[e].end,
+                Some(IdentifierKind::Name),
+                P_NAME,
+            );
+        }
+        i = run_end;
+    }
+}
+
+/// Names not in title case: "NGUYỄN VĂN AN" (a surname and two more capitals) and
+/// "họ tên: tran van hung" (lower case after a name field). Returns the next word index.
+fn other_case_name(text: &str, ws: &[Word], i: usize, out: &mut Vec<Cand>) -> usize {
+    let w = &ws[i];
+    let upper = w.is_upper();
+    let lower = w.is_lower();
+    if !(upper || lower) || !w.is_surname() {
+        return i + 1;
+    }
+    if lower && cue_before(text, ws, i) != Cue::NameField {
+        return i + 1;
+    }
+    let mut j = i + 1;
+    while j < ws.len()
+        && j - i < 4
+        && !ws[j].placeholder
+        && adjacent(text, &ws[j - 1], &ws[j])
+        && if upper {
+            ws[j].is_upper()
+        } else {
+            ws[j].is_lower() && ws[j].s.chars().count() <= 7
+        }
+    {
+        j += 1;
+    }
+    let enough = if upper { j - i >= 3 } else { j - i >= 2 };
+    if !enough {
+        return i + 1;
+    }
+    push(
+        out,
+        w.start,
+        ws[j - 1].end,
+        Some(IdentifierKind::Name),
+        P_NAME,
+    );
+    j
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn kinds(text: &str) -> Vec<(IdentifierKind, &str)> {
+        find_identifiers(text)
+            .into_iter()
+            .map(|f| (f.kind, &text[f.start..f.end]))
+            .collect()
+    }
+
+    #[test]
+    fn placeholders_and_codes() {
+        for k in IdentifierKind::ALL {
+            assert!(k.placeholder().starts_with('[') && k.placeholder().ends_with(']'));
+            assert_eq!(k.code().parse::<IdentifierKind>().ok(), Some(*k));
+        }
+    }
+
+    #[test]
+    fn vietnamese_example() {
+        let s = scrub(
+            "BN Trần Thị B, sinh ngày 12/03/1985, CCCD 001185012345, SĐT 0912 345 678, \
+             ở số 12 đường Lê Lợi, nhập viện ngày 14/05/2024, 45 tuổi, HA 140/90.",
+        );
+        assert_eq!(
+            s.text,
+            "BN [NAME], sinh ngày [DOB], CCCD [CCCD], SĐT [PHONE], \
+             ở [ADDRESS], nhập viện ngày 14/05/2024, 45 tuổi, HA 140/90."
+        );
+    }
+
+    #[test]
+    fn english_example() {
+        let s = scrub(
+            "Patient John Smith (DOB 1985-03-12, MRN 00123) lives at 123 Main Street; \
+             email j.smith@example.com, phone +84 912 345 678. SpO2 92%, version 1.2.0.",
+        );
+        assert_eq!(
+            s.text,
+            "Patient [NAME] (DOB [DOB], MRN [ID]) lives at [ADDRESS]; \
+             email [EMAIL], phone [PHONE]. SpO2 92%, version 1.2.0."
+        );
+    }
+
+    #[test]
+    fn numbers_by_shape() {
+        use IdentifierKind::*;
+        assert_eq!(kinds("số 001085012345"), vec![(NationalId, "001085012345")]);
+        assert_eq!(kinds("gọi 0912.345.678 nhé"), vec![(Phone, "0912.345.678")]);
+        assert_eq!(kinds("cmnd 012345678"), vec![(OldId, "012345678")]);
+        assert_eq!(
+            kinds("thẻ DN4797931234567"),
+            vec![(Insurance, "DN4797931234567")]
+        );
+        assert_eq!(
+            kinds("the HC 4 01 0123456789 ok"),
+            vec![(Insurance, "HC 4 01 0123456789")]
+        );
+        assert_eq!(kinds("(028) 3823 4567"), vec![(Phone, "(028) 3823 4567")]);
+    }
+
+    #[test]
+    fn leaves_clinical_text_alone() {
+        for t in [
+            "Liều 500 mg, SpO2 92%, HA 140/90 mmHg, creatinin 180 µmol/L, 45 tuổi.",
+            "Phiên bản 1.2.0 của LaoScan triển khai tại Bệnh viện Bạch Mai ngày 12/03/2024.",
+            "Thành phố Hồ Chí Minh, tỉnh Thái Nguyên, xã Hòa An, Hà Nội.",
+            "Bệnh viện Nguyễn Tri Phương dùng TimViệt 2.0.3 từ 2024-03-12 10:30.",
+            "The model flagged 12 of 120,000 X-rays at Pham Ngoc Thach Hospital in Thai Nguyen province.",
+            "Lý do: cao huyết áp; Mai khám lại.",
+        ] {
+            assert_eq!(kinds(t), vec![], "{t}");
+        }
+    }
+
+    #[test]
+    fn names_with_cues() {
+        use IdentifierKind::*;
+        assert_eq!(kinds("Chị Lan gọi"), vec![(Name, "Lan")]);
+        assert_eq!(kinds("anh Hùng nói"), vec![(Name, "Hùng")]);
+        assert_eq!(kinds("bà Nguyễn Thị Mai"), vec![(Name, "Nguyễn Thị Mai")]);
+        assert_eq!(kinds("Dr. Sarah Lee said"), vec![(Name, "Sarah Lee")]);
+        assert_eq!(
+            kinds("ho ten: tran van hung"),
+            vec![(Name, "tran van hung")]
+        );
+        assert_eq!(kinds("Ông NGUYỄN VĂN AN"), vec![(Name, "NGUYỄN VĂN AN")]);
+    }
+
+    #[test]
+    fn scrub_is_idempotent_on_examples() {
+        let t = "Chị Lan, Nguyễn Văn An, 0912345678, [NAME] Smith, số 12 đường Lê Lợi";
+        let once = scrub(t).text;
+        assert_eq!(scrub(&once).text, once);
+    }
+
+    fn long_digit_runs(s: &str) -> Vec<String> {
+        s.split(|c: char| !c.is_ascii_digit())
+            .filter(|r| r.len() >= 9)
+            .map(str::to_string)
+            .collect()
+    }
+
+    const SOUP: &[&str] = &[
+        "Nguyễn",
+        "Văn",
+        "An",
+        "Lan",
+        "chị",
+        "anh",
+        "bệnh nhân",
+        "BN",
+        "Mr",
+        "Dr.",
+        "John",
+        "Smith",
+        "số",
+        "12",
+        "đường",
+        "Lê",
+        "Lợi",
+        "ngõ",
+        "5",
+        "phố",
+        "Huế",
+        "0912",
+        "345",
+        "678",
+        "+84",
+        "001085012345",
+        "012345678",
+        "DN4797931234567",
+        "a@b.vn",
+        "sinh ngày",
+        "12/03/1985",
+        "năm sinh",
+        "1985",
+        "MRN",
+        "00123",
+        "mã BN",
+        "CCCD",
+        "CMND",
+        "Bệnh viện",
+        "Hà",
+        "Nội",
+        "tỉnh",
+        ",",
+        ".",
+        ":",
+        "(",
+        ")",
+        "[NAME]",
+        "[ID]",
+        "-",
+        "/",
+        "tên",
+        "họ tên",
+        "tran",
+        "van",
+        "hung",
+        "NGUYỄN",
+        "VĂN",
+        "Anh",
+        "Street",
+        "Main",
+        "123",
+        "hẻm",
+        "12/3",
+    ];
+
+    fn soup() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            (
+                prop::sample::select(SOUP),
+                prop::sample::select(&[" ", "", "  ", ", "][..]),
+            ),
+            0..25,
+        )
+        .prop_map(|v| v.into_iter().map(|(w, sep)| format!("{w}{sep}")).collect())
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_and_findings_are_sane(s in "\\PC{0,80}") {
+            let f = find_identifiers(&s);
+            for w in f.windows(2) {
+                prop_assert!(w[0].end <= w[1].start);
+            }
+            for x in &f {
+                prop_assert!(x.start < x.end && s.is_char_boundary(x.start) && s.is_char_boundary(x.end));
+            }
+            let once = scrub(&s).text;
+            prop_assert_eq!(scrub(&once).text, once.clone());
+            prop_assert!(long_digit_runs(&once).is_empty());
+        }
+
+        #[test]
+        fn idempotent_on_word_soup(s in soup()) {
+            let once = scrub(&s);
+            prop_assert_eq!(scrub(&once.text).text, once.text.clone());
+            prop_assert!(long_digit_runs(&once.text).is_empty(), "{}", once.text);
+            for k in IdentifierKind::ALL {
+                let before = s.matches(k.placeholder()).count();
+                prop_assert!(once.text.matches(k.placeholder()).count() >= before);
+            }
+        }
+
+        #[test]
+        fn digits_in_identifiers_are_gone(d in "0[35789][0-9]{8}", c in "0[0-9]{2}[0-3][0-9]{8}") {
+            let t = format!("Gọi {d} hoặc xem CCCD {c} của bệnh nhân.");
+            let s = scrub(&t);
+            prop_assert!(!s.text.contains(&d) && !s.text.contains(&c), "{}", s.text);
+        }
+    }
+}
