@@ -86,6 +86,15 @@ impl Store {
         .await?)
     }
 
+    /// The provinces and centrally governed cities, by name.
+    pub async fn provinces(&self) -> Result<Vec<AdminUnitRow>, StoreError> {
+        Ok(sqlx::query_as(sqlf!(
+            "SELECT {COLUMNS} FROM admin_units WHERE level = 'province' ORDER BY name_folded"
+        ))
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// Units whose folded name contains the folded query ("da nang" finds "Đà Nẵng").
     pub async fn search_admin_units(
         &self,

@@ -20,6 +20,7 @@ mod auth;
 mod bulk;
 mod directory;
 mod error;
+mod incidents;
 mod jobs;
 mod monitoring;
 mod orgs;
@@ -40,6 +41,10 @@ pub use directory::{
     ReferenceRecord, Reliance,
 };
 pub use error::StoreError;
+pub use incidents::{
+    CountBy, CountCell, ImdrfTermRow, Incident, IncidentCode, IncidentEvent, IncidentFilter,
+    IncidentMessage, IncidentView, NewIncident, ProductChoice, ReporterAccount, Submission,
+};
 pub use jobs::{JobClaim, JobRun};
 pub use monitoring::{
     parse_counts, Alert, AlertFilter, BatchReceipt, Deployment, DeploymentFilter, DeploymentView,

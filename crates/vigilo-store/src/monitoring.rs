@@ -1748,6 +1748,8 @@ fn problem(field: &str, en: &str, vi: &str) -> FieldProblem {
     }
 }
 
+pub(crate) use vigilo_store_facility::load as load_facility;
+
 /// A facility with the administrative units its deployments are counted in.
 mod vigilo_store_facility {
     use super::*;

@@ -1,0 +1,993 @@
+//! Early warning: incident reports in, triage, codes, the conversation with the
+//! manufacturer, and the IMDRF terminology.
+//!
+//! Every narrative goes through `vigilo_core::scrub` here, inside the store, so no path
+//! into the database (form, API, FHIR, importers, demo) can skip de-identification.
+
+use crate::appraisal::{next_counter, year_of};
+use crate::audit::{append, AuditEntry};
+use crate::{new_id, Store, StoreError};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use time::Date;
+use vigilo_core::appraisal::iso_date;
+use vigilo_core::incident::{
+    receipt_number, transition, Causality, IncidentCommand, IncidentInput, IncidentSource,
+    IncidentState, ReportingClock,
+};
+use vigilo_core::incident_quality::{completeness, ReportFacts};
+use vigilo_core::scrub::scrub;
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> StoreError {
+    StoreError::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+fn not_found(what: &'static str, key: &str) -> StoreError {
+    StoreError::NotFound {
+        what,
+        key: key.into(),
+    }
+}
+
+/// A stored report. The narrative is the de-identified text; `redactions_json` counts
+/// what was removed by kind (never the removed text).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Incident {
+    pub id: String,
+    pub receipt: String,
+    pub source: String,
+    pub external_id: Option<String>,
+    pub reporter_kind: String,
+    pub reporter_org_id: Option<String>,
+    pub product_id: Option<String>,
+    pub version_id: Option<String>,
+    pub product_text: Option<String>,
+    pub foreign_reference_id: Option<String>,
+    pub manufacturer_text: Option<String>,
+    pub deployment_id: Option<String>,
+    pub facility_id: Option<String>,
+    pub province_code: Option<String>,
+    pub unit_code: Option<String>,
+    pub country: String,
+    pub occurred_on: Option<String>,
+    pub aware_on: Option<String>,
+    pub received_at: String,
+    pub received_on: String,
+    pub seriousness: String,
+    pub public_health_threat: i64,
+    pub narrative: String,
+    pub redactions_json: String,
+    pub patient_sex: Option<String>,
+    pub patient_age_band: Option<String>,
+    pub state: String,
+    pub deadline: String,
+    pub causality: Option<String>,
+    pub duplicate_of: Option<String>,
+    pub completeness: f64,
+    pub updated_at: String,
+}
+
+const INCIDENT_COLUMNS: &str = "id, receipt, source, external_id, reporter_kind, reporter_org_id, product_id, version_id, product_text, foreign_reference_id, manufacturer_text, deployment_id, facility_id, province_code, unit_code, country, occurred_on, aware_on, received_at, received_on, seriousness, public_health_threat, narrative, redactions_json, patient_sex, patient_age_band, state, deadline, causality, duplicate_of, completeness, updated_at";
+
+/// A report with the names a reviewer reads beside the ids.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct IncidentView {
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub incident: Incident,
+    pub product_name: Option<String>,
+    pub manufacturer_id: Option<String>,
+    pub version: Option<String>,
+    pub facility_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct IncidentCode {
+    pub code: String,
+    pub system: String,
+    pub assigned_by: String,
+    pub assigned_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct IncidentEvent {
+    pub at: String,
+    pub actor_id: String,
+    pub action: String,
+    pub from_state: String,
+    pub to_state: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct IncidentMessage {
+    pub id: String,
+    pub at: String,
+    pub author_id: String,
+    pub author_role: String,
+    pub body: String,
+}
+
+/// The second dimension of the public counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountBy {
+    Seriousness,
+    Code,
+    Province,
+    Month,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct CountCell {
+    pub product_id: String,
+    pub product_name: String,
+    pub key: String,
+    pub n: i64,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ProductChoice {
+    pub id: String,
+    pub name: String,
+    pub manufacturer: String,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ImdrfTermRow {
+    pub code: String,
+    pub annex: String,
+    pub term: String,
+    pub definition: String,
+    pub parent: Option<String>,
+    pub level: i64,
+}
+
+/// Who sent a report, when they are known to Vigilo.
+#[derive(Debug, Clone, Default)]
+pub struct ReporterAccount<'a> {
+    pub user_id: Option<&'a str>,
+    pub org_id: Option<&'a str>,
+}
+
+/// A report arriving by the form, the API or FHIR.
+#[derive(Debug, Clone)]
+pub struct NewIncident<'a> {
+    pub input: &'a IncidentInput,
+    pub source: IncidentSource,
+    pub reporter: ReporterAccount<'a>,
+    /// The client's own key for this report (an offline draft's id): a resend with the
+    /// same key answers the first receipt instead of filing the report twice.
+    pub client_key: Option<&'a str>,
+}
+
+/// What the store did with a submitted report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Submission {
+    pub incident: Incident,
+    /// False when the client key had been seen: the earlier report is answered.
+    pub created: bool,
+}
+
+/// Filters for the reviewer's and the manufacturer's lists. Newest first, by keyset.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter {
+    pub state: Option<IncidentState>,
+    pub seriousness: Option<String>,
+    pub product_id: Option<String>,
+    pub source: Option<String>,
+    /// Only reports still waiting for triage after their deadline (as of this date).
+    pub overdue_on: Option<Date>,
+    /// Only reports about this manufacturer's products (a vendor's own view).
+    pub manufacturer_id: Option<String>,
+    /// Keyset cursor: `received_at` and `id` of the last row of the previous page.
+    pub before: Option<(String, String)>,
+    pub limit: u32,
+}
+
+/// Limits a client-chosen key to something that cannot carry a narrative.
+const MAX_CLIENT_KEY: usize = 64;
+
+fn check_client_key(key: &str) -> Result<(), StoreError> {
+    if key.is_empty()
+        || key.len() > MAX_CLIENT_KEY
+        || !key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(invalid(
+            "client_key",
+            "use 1 to 64 letters, digits, '-' or '_' (a UUID is fine)",
+        ));
+    }
+    Ok(())
+}
+
+/// Counts of removed identifiers by kind, for the reviewer (never the text removed).
+fn redaction_counts(findings: &[vigilo_core::scrub::Finding]) -> BTreeMap<&'static str, u32> {
+    let mut counts = BTreeMap::new();
+    for f in findings {
+        *counts.entry(f.kind.code()).or_insert(0) += 1;
+    }
+    counts
+}
+
+impl Store {
+    /// Files a report: checks it, de-identifies the narrative, attributes it to a
+    /// deployment (and so a version) when the facility runs the product, sets the triage
+    /// deadline and gives it a receipt number. One transaction with its audit row.
+    pub async fn submit_incident(
+        &self,
+        new: &NewIncident<'_>,
+        clock: &ReportingClock,
+    ) -> Result<Submission, StoreError> {
+        let input = new.input;
+        let now = self.now();
+        let today = now.date();
+        if let Some(first) = input.check(today).into_iter().next() {
+            return Err(StoreError::Invalid {
+                field: "incident",
+                reason: format!("{}: {}", first.field, first.code),
+            });
+        }
+        if let Some(key) = new.client_key {
+            check_client_key(key)?;
+            if let Some(existing) = self.incident_by_client_key(key).await? {
+                return Ok(Submission {
+                    incident: existing,
+                    created: false,
+                });
+            }
+        }
+        let place = self.resolve_place(input).await?;
+        let scrubbed = scrub(&input.narrative);
+        let product_text = input
+            .product_text
+            .as_deref()
+            .map(|t| scrub(t.trim()).text)
+            .filter(|t| !t.is_empty());
+        let received_at = self.now_text();
+        let received_on = iso_date::format(today);
+        let deadline = clock.deadline(today, input.seriousness, input.public_health_threat);
+        let facts = ReportFacts {
+            id: String::new(),
+            product_id: input.product_id.clone(),
+            version_id: place.version_id.clone(),
+            product_text: product_text.clone(),
+            facility_id: input.facility_id.clone(),
+            province_code: place.province_code.clone(),
+            occurred_on: input.occurred_on,
+            aware_on: input.aware_on,
+            received_on: today,
+            seriousness: input.seriousness,
+            // Seriousness is required at intake, so the outcome is always stated.
+            outcome_known: true,
+            reporter_kind: Some(input.reporter_kind),
+            narrative: scrubbed.text.clone(),
+            patient_sex: input.patient_sex,
+            patient_age_band: input.patient_age_band,
+            codes: Vec::new(),
+        };
+        let score = completeness(&facts).score;
+        let mut tx = self.begin_write().await?;
+        let year = year_of(&received_at);
+        let seq = next_counter(&mut tx, &format!("incident-{year}")).await?;
+        let incident = Incident {
+            id: new_id(),
+            receipt: receipt_number(year, seq),
+            source: new.source.code().into(),
+            external_id: None,
+            reporter_kind: input.reporter_kind.code().into(),
+            reporter_org_id: new.reporter.org_id.map(Into::into),
+            product_id: input.product_id.clone(),
+            version_id: place.version_id,
+            product_text,
+            foreign_reference_id: None,
+            manufacturer_text: None,
+            deployment_id: place.deployment_id,
+            facility_id: input.facility_id.clone(),
+            province_code: place.province_code,
+            unit_code: place.unit_code,
+            country: "VN".into(),
+            occurred_on: input.occurred_on.map(iso_date::format),
+            aware_on: Some(iso_date::format(input.aware_on.unwrap_or(today))),
+            received_at: received_at.clone(),
+            received_on,
+            seriousness: input.seriousness.code().into(),
+            public_health_threat: i64::from(input.public_health_threat),
+            narrative: scrubbed.text,
+            redactions_json: serde_json::to_string(&redaction_counts(&scrubbed.findings))
+                .unwrap_or_else(|_| "{}".into()),
+            patient_sex: input.patient_sex.map(|s| s.code().into()),
+            patient_age_band: input.patient_age_band.map(|a| a.code().into()),
+            state: IncidentState::Received.code().into(),
+            deadline: iso_date::format(deadline),
+            causality: None,
+            duplicate_of: None,
+            completeness: score,
+            updated_at: received_at.clone(),
+        };
+        let inserted =
+            insert_incident(&mut tx, &incident, new.client_key, new.reporter.user_id).await;
+        if let Err(e) = inserted {
+            // Two resends of one offline draft racing each other: answer the first.
+            if let (Some(key), StoreError::Conflict { .. }) = (new.client_key, &e) {
+                drop(tx);
+                if let Some(existing) = self.incident_by_client_key(key).await? {
+                    return Ok(Submission {
+                        incident: existing,
+                        created: false,
+                    });
+                }
+            }
+            return Err(e);
+        }
+        insert_event(
+            &mut tx,
+            &incident.id,
+            &received_at,
+            new.reporter.user_id.unwrap_or("anonymous"),
+            "receive",
+            "",
+            IncidentState::Received.code(),
+            "",
+        )
+        .await?;
+        append(
+            &mut tx,
+            &received_at,
+            &AuditEntry::new(
+                new.reporter.user_id.unwrap_or("anonymous"),
+                "incident.receive",
+                "incident",
+                &incident.id,
+            )
+            .after(json!({
+                "receipt": incident.receipt, "source": incident.source,
+                "product_id": incident.product_id, "version_id": incident.version_id,
+                "seriousness": incident.seriousness, "deadline": incident.deadline,
+            })),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Submission {
+            incident,
+            created: true,
+        })
+    }
+
+    /// Checks the product, version, facility and province a report names, and finds the
+    /// deployment it happened under.
+    async fn resolve_place(&self, input: &IncidentInput) -> Result<Place, StoreError> {
+        let mut place = Place::default();
+        if let Some(pid) = &input.product_id {
+            self.product(pid)
+                .await?
+                .ok_or_else(|| not_found("product", pid))?;
+        }
+        if let Some(vid) = &input.version_id {
+            let v = self
+                .version(vid)
+                .await?
+                .ok_or_else(|| not_found("version", vid))?;
+            if Some(&v.product_id) != input.product_id.as_ref() {
+                return Err(invalid("version", "the version belongs to another product"));
+            }
+            place.version_id = Some(v.id);
+        }
+        if let Some(fid) = &input.facility_id {
+            let facility = crate::monitoring::load_facility(self, fid).await?;
+            place.province_code = Some(facility.province_code);
+            place.unit_code = Some(facility.unit_code);
+            if let Some(pid) = &input.product_id {
+                let (deployment, version) = self
+                    .attribute_deployment(fid, pid, place.version_id.as_deref(), input.occurred_on)
+                    .await?;
+                place.deployment_id = deployment;
+                if place.version_id.is_none() {
+                    place.version_id = version;
+                }
+            }
+        } else if let Some(code) = &input.province_code {
+            let unit = self
+                .admin_unit(code.trim())
+                .await?
+                .ok_or_else(|| not_found("province", code))?;
+            if unit.level != "province" {
+                return Err(invalid(
+                    "province",
+                    format!("{} is not a province", unit.name),
+                ));
+            }
+            place.province_code = Some(unit.code);
+        }
+        Ok(place)
+    }
+
+    /// The deployment of a product at a facility that was live on the event date (or the
+    /// latest one when the date is unknown). Its version is the one the report is about
+    /// when the reporter could not tell: site-level attribution to a model version.
+    async fn attribute_deployment(
+        &self,
+        facility_id: &str,
+        product_id: &str,
+        version_id: Option<&str>,
+        occurred_on: Option<Date>,
+    ) -> Result<(Option<String>, Option<String>), StoreError> {
+        let on = occurred_on.map(iso_date::format);
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT id, version_id FROM deployments \
+             WHERE facility_id = $1 AND product_id = $2 AND ($3 IS NULL OR version_id = $3) \
+               AND status <> 'planned' \
+               AND ($4 IS NULL OR (go_live <= $4 AND (end_date IS NULL OR end_date >= $4))) \
+             ORDER BY go_live DESC, id DESC LIMIT 1",
+        )
+        .bind(facility_id)
+        .bind(product_id)
+        .bind(version_id)
+        .bind(on)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match row {
+            Some((d, v)) => (Some(d), Some(v)),
+            None => (None, None),
+        })
+    }
+
+    async fn incident_by_client_key(&self, key: &str) -> Result<Option<Incident>, StoreError> {
+        Ok(sqlx::query_as(sqlf!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE client_key = $1"
+        ))
+        .bind(key)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn incident(&self, id: &str) -> Result<Option<IncidentView>, StoreError> {
+        Ok(
+            sqlx::query_as(sqlf!("SELECT {VIEW_COLUMNS} {VIEW_FROM} WHERE i.id = $1"))
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    pub async fn incident_by_receipt(
+        &self,
+        receipt: &str,
+    ) -> Result<Option<IncidentView>, StoreError> {
+        Ok(sqlx::query_as(sqlf!(
+            "SELECT {VIEW_COLUMNS} {VIEW_FROM} WHERE i.receipt = $1"
+        ))
+        .bind(receipt.trim())
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Reports newest first, one page; `limit` is capped at 500.
+    pub async fn incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentView>, StoreError> {
+        let limit = i64::from(f.limit.clamp(1, 500));
+        let (before_at, before_id) = f.before.clone().unzip();
+        Ok(sqlx::query_as(sqlf!(
+            "SELECT {VIEW_COLUMNS} {VIEW_FROM} \
+             WHERE ($1 IS NULL OR i.state = $1) AND ($2 IS NULL OR i.seriousness = $2) \
+               AND ($3 IS NULL OR i.product_id = $3) AND ($4 IS NULL OR i.source = $4) \
+               AND ($5 IS NULL OR (i.state = 'received' AND i.deadline < $5)) \
+               AND ($6 IS NULL OR p.manufacturer_id = $6) \
+               AND ($7 IS NULL OR i.received_at < $7 OR (i.received_at = $7 AND i.id < $8)) \
+             ORDER BY i.received_at DESC, i.id DESC LIMIT {limit}"
+        ))
+        .bind(f.state.map(|s| s.code()))
+        .bind(f.seriousness.as_deref())
+        .bind(f.product_id.as_deref())
+        .bind(f.source.as_deref())
+        .bind(f.overdue_on.map(iso_date::format))
+        .bind(f.manufacturer_id.as_deref())
+        .bind(before_at)
+        .bind(before_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Moves a report through triage. Closing needs a causality assessment; every step
+    /// needs a reason and is kept in the report's history and the audit chain.
+    pub async fn incident_transition(
+        &self,
+        actor: &str,
+        id: &str,
+        command: IncidentCommand,
+        reason: &str,
+        causality: Option<Causality>,
+    ) -> Result<Incident, StoreError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(invalid("reason", "give a reason for this step"));
+        }
+        if command == IncidentCommand::Close && causality.is_none() {
+            return Err(invalid(
+                "causality",
+                "closing a report needs a causality assessment",
+            ));
+        }
+        let now = self.now_text();
+        let mut tx = self.begin_write().await?;
+        let current: Option<(String,)> =
+            sqlx::query_as("SELECT state FROM incidents WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (state,) = current.ok_or_else(|| not_found("incident", id))?;
+        let from: IncidentState = state
+            .parse()
+            .map_err(|e: vigilo_core::directory::UnknownCode| invalid("state", e.to_string()))?;
+        let to = transition(from, command).map_err(|e| StoreError::Conflict {
+            what: "incident state",
+            key: e.to_string(),
+        })?;
+        let causality_code = if command == IncidentCommand::Close {
+            causality.map(|c| c.code())
+        } else {
+            None
+        };
+        // Compare-and-set on the state read above: a concurrent step makes this one fail.
+        let changed = sqlx::query(
+            "UPDATE incidents SET state = $1, causality = CASE WHEN $2 IS NULL THEN causality ELSE $2 END, updated_at = $3 WHERE id = $4 AND state = $5",
+        )
+        .bind(to.code())
+        .bind(causality_code)
+        .bind(&now)
+        .bind(id)
+        .bind(from.code())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed != 1 {
+            return Err(StoreError::Conflict {
+                what: "incident state",
+                key: "changed by someone else; reload".into(),
+            });
+        }
+        insert_event(
+            &mut tx,
+            id,
+            &now,
+            actor,
+            command.code(),
+            from.code(),
+            to.code(),
+            reason,
+        )
+        .await?;
+        append(
+            &mut tx,
+            &now,
+            &AuditEntry::new(
+                actor,
+                &format!("incident.{}", command.code()),
+                "incident",
+                id,
+            )
+            .before(json!({"state": from.code()}))
+            .after(json!({"state": to.code(), "causality": causality_code, "reason": reason})),
+        )
+        .await?;
+        tx.commit().await?;
+        self.incident(id)
+            .await?
+            .map(|v| v.incident)
+            .ok_or_else(|| not_found("incident", id))
+    }
+
+    pub async fn incident_events(&self, id: &str) -> Result<Vec<IncidentEvent>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT at, actor_id, action, from_state, to_state, reason FROM incident_events WHERE incident_id = $1 ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn incident_codes(&self, id: &str) -> Result<Vec<IncidentCode>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT code, system, assigned_by, assigned_at FROM incident_codes WHERE incident_id = $1 ORDER BY system DESC, code",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Replaces a report's codes. IMDRF codes must be in the loaded terminology and AI
+    /// codes in Vigilo's list; the old and new sets go to the audit chain.
+    pub async fn set_incident_codes(
+        &self,
+        actor: &str,
+        id: &str,
+        codes: &[String],
+    ) -> Result<Vec<IncidentCode>, StoreError> {
+        let ai = vigilo_core::codes::ai_codes();
+        let mut wanted: Vec<(String, &'static str)> = Vec::new();
+        for raw in codes {
+            let code = raw.trim().to_ascii_uppercase();
+            if code.is_empty() || wanted.iter().any(|(c, _)| *c == code) {
+                continue;
+            }
+            let system = if ai.iter().any(|a| a.code == code) {
+                "ai"
+            } else {
+                let known: Option<(String,)> =
+                    sqlx::query_as("SELECT code FROM imdrf_terms WHERE code = $1")
+                        .bind(&code)
+                        .fetch_optional(self.pool())
+                        .await?;
+                if known.is_none() {
+                    return Err(invalid(
+                        "codes",
+                        format!(
+                            "{code} is neither a Vigilo AI code nor a loaded IMDRF term (load the terminology with `vigilo import imdrf FILE`)"
+                        ),
+                    ));
+                }
+                "imdrf"
+            };
+            wanted.push((code, system));
+        }
+        let now = self.now_text();
+        let before = self.incident_codes(id).await?;
+        let mut tx = self.begin_write().await?;
+        let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM incidents WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        exists.ok_or_else(|| not_found("incident", id))?;
+        sqlx::query("DELETE FROM incident_codes WHERE incident_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for (code, system) in &wanted {
+            sqlx::query(
+                "INSERT INTO incident_codes (incident_id, code, system, assigned_by, assigned_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(code)
+            .bind(*system)
+            .bind(actor)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE incidents SET updated_at = $1 WHERE id = $2")
+            .bind(&now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        append(
+            &mut tx,
+            &now,
+            &AuditEntry::new(actor, "incident.code", "incident", id)
+                .before(json!(before.iter().map(|c| &c.code).collect::<Vec<_>>()))
+                .after(json!(wanted.iter().map(|(c, _)| c).collect::<Vec<_>>())),
+        )
+        .await?;
+        tx.commit().await?;
+        self.incident_codes(id).await
+    }
+
+    pub async fn incident_messages(&self, id: &str) -> Result<Vec<IncidentMessage>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, at, author_id, author_role, body FROM incident_messages WHERE incident_id = $1 ORDER BY at, id",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Adds to the conversation with the manufacturer. The body is de-identified too: a
+    /// vendor's answer may quote the patient's record.
+    pub async fn add_incident_message(
+        &self,
+        actor: &str,
+        author_role: &str,
+        id: &str,
+        body: &str,
+    ) -> Result<IncidentMessage, StoreError> {
+        let body = body.trim();
+        if body.is_empty() {
+            return Err(invalid("body", "write the message"));
+        }
+        if body.chars().count() > vigilo_core::incident::MAX_NARRATIVE {
+            return Err(invalid("body", "the message is too long"));
+        }
+        if !matches!(author_role, "regulator" | "vendor") {
+            return Err(invalid("author_role", "regulator or vendor"));
+        }
+        let message = IncidentMessage {
+            id: new_id(),
+            at: self.now_text(),
+            author_id: actor.into(),
+            author_role: author_role.into(),
+            body: scrub(body).text,
+        };
+        let mut tx = self.begin_write().await?;
+        let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM incidents WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        exists.ok_or_else(|| not_found("incident", id))?;
+        sqlx::query(
+            "INSERT INTO incident_messages (id, incident_id, at, author_id, author_role, body) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&message.id)
+        .bind(id)
+        .bind(&message.at)
+        .bind(actor)
+        .bind(author_role)
+        .bind(&message.body)
+        .execute(&mut *tx)
+        .await?;
+        append(
+            &mut tx,
+            &message.at,
+            &AuditEntry::new(actor, "incident.message", "incident", id)
+                .after(json!({"message_id": message.id, "author_role": author_role})),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(message)
+    }
+
+    /// Marks a report as a duplicate of another (the reviewer's merge): the duplicate
+    /// stays stored and visible, and counts drop it.
+    pub async fn mark_duplicate(
+        &self,
+        actor: &str,
+        id: &str,
+        of: Option<&str>,
+    ) -> Result<(), StoreError> {
+        if of == Some(id) {
+            return Err(invalid("duplicate_of", "a report cannot duplicate itself"));
+        }
+        let now = self.now_text();
+        let mut tx = self.begin_write().await?;
+        if let Some(of) = of {
+            let target: Option<(Option<String>,)> =
+                sqlx::query_as("SELECT duplicate_of FROM incidents WHERE id = $1")
+                    .bind(of)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match target {
+                None => return Err(not_found("incident", of)),
+                Some((Some(_),)) => {
+                    return Err(invalid(
+                        "duplicate_of",
+                        "that report is itself a duplicate: point at the master report",
+                    ))
+                }
+                Some((None,)) => {}
+            }
+        }
+        let changed =
+            sqlx::query("UPDATE incidents SET duplicate_of = $1, updated_at = $2 WHERE id = $3")
+                .bind(of)
+                .bind(&now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if changed != 1 {
+            return Err(not_found("incident", id));
+        }
+        // Reports that pointed at this one follow it to its master.
+        if let Some(of) = of {
+            sqlx::query("UPDATE incidents SET duplicate_of = $1 WHERE duplicate_of = $2")
+                .bind(of)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        append(
+            &mut tx,
+            &now,
+            &AuditEntry::new(actor, "incident.duplicate", "incident", id)
+                .after(json!({"duplicate_of": of})),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces the IMDRF terminology with a new release, in one transaction.
+    pub async fn load_imdrf_terms(
+        &self,
+        actor: &str,
+        terms: &[ImdrfTermRow],
+    ) -> Result<u64, StoreError> {
+        let now = self.now_text();
+        let mut tx = self.begin_write().await?;
+        let used: Vec<(String,)> =
+            sqlx::query_as("SELECT DISTINCT code FROM incident_codes WHERE system = 'imdrf'")
+                .fetch_all(&mut *tx)
+                .await?;
+        if let Some((missing,)) = used.iter().find(|(c,)| !terms.iter().any(|t| &t.code == c)) {
+            return Err(invalid(
+                "terminology",
+                format!("reports are coded with {missing}, which this release does not have; load a release that keeps it"),
+            ));
+        }
+        sqlx::query("DELETE FROM imdrf_terms")
+            .execute(&mut *tx)
+            .await?;
+        for t in terms {
+            sqlx::query(
+                "INSERT INTO imdrf_terms (code, annex, term, definition, parent, level, loaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&t.code)
+            .bind(&t.annex)
+            .bind(&t.term)
+            .bind(&t.definition)
+            .bind(t.parent.as_deref())
+            .bind(t.level)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        append(
+            &mut tx,
+            &now,
+            &AuditEntry::new(actor, "imdrf.load", "terminology", "imdrf")
+                .after(json!({"terms": terms.len()})),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(terms.len() as u64)
+    }
+
+    /// Counts of reports about products in the directory, by product and one other
+    /// dimension, for the public view. Duplicates and imported foreign reports are left
+    /// out; reports naming no known product are counted under an empty product id.
+    pub async fn incident_counts(
+        &self,
+        by: CountBy,
+        product_id: Option<&str>,
+    ) -> Result<Vec<CountCell>, StoreError> {
+        let (key, from) = match by {
+            CountBy::Seriousness => ("i.seriousness", ""),
+            CountBy::Province => ("COALESCE(i.province_code, '')", ""),
+            CountBy::Month => ("SUBSTR(i.received_on, 1, 7)", ""),
+            CountBy::Code => ("c.code", "JOIN incident_codes c ON c.incident_id = i.id"),
+        };
+        Ok(sqlx::query_as(sqlf!(
+            "SELECT COALESCE(i.product_id, '') AS product_id, COALESCE(MAX(p.name), '') AS product_name, {key} AS key, CAST(COUNT(*) AS BIGINT) AS n \
+             FROM incidents i {from} LEFT JOIN products p ON p.id = i.product_id \
+             WHERE i.duplicate_of IS NULL AND i.source IN ('form', 'api', 'fhir') AND ($1 IS NULL OR i.product_id = $1) \
+             GROUP BY COALESCE(i.product_id, ''), {key} ORDER BY 2, 1, 3"
+        ))
+        .bind(product_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Products a reporter can pick: every product in the national directory with a
+    /// published version, by name, with its manufacturer's name.
+    pub async fn incident_product_choices(&self) -> Result<Vec<ProductChoice>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT p.id, p.name, o.name AS manufacturer FROM products p JOIN organisations o ON o.id = p.manufacturer_id \
+             WHERE EXISTS (SELECT 1 FROM product_versions v WHERE v.product_id = p.id AND v.status = 'published') \
+             ORDER BY p.name, p.id",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// A product's version by its label ("1.2"), as a reporter types it.
+    pub async fn version_by_label(
+        &self,
+        product_id: &str,
+        label: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT id FROM product_versions WHERE product_id = $1 AND version = $2",
+        )
+        .bind(product_id)
+        .bind(label.trim().trim_start_matches(['v', 'V']))
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|(id,)| id))
+    }
+
+    pub async fn imdrf_terms(&self) -> Result<Vec<ImdrfTermRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT code, annex, term, definition, parent, level FROM imdrf_terms ORDER BY code",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+}
+
+#[derive(Default)]
+struct Place {
+    version_id: Option<String>,
+    deployment_id: Option<String>,
+    province_code: Option<String>,
+    unit_code: Option<String>,
+}
+
+const VIEW_COLUMNS: &str = "i.id, i.receipt, i.source, i.external_id, i.reporter_kind, i.reporter_org_id, i.product_id, i.version_id, i.product_text, i.foreign_reference_id, i.manufacturer_text, i.deployment_id, i.facility_id, i.province_code, i.unit_code, i.country, i.occurred_on, i.aware_on, i.received_at, i.received_on, i.seriousness, i.public_health_threat, i.narrative, i.redactions_json, i.patient_sex, i.patient_age_band, i.state, i.deadline, i.causality, i.duplicate_of, i.completeness, i.updated_at, p.name AS product_name, p.manufacturer_id, v.version, o.name AS facility_name";
+const VIEW_FROM: &str = "FROM incidents i LEFT JOIN products p ON p.id = i.product_id LEFT JOIN product_versions v ON v.id = i.version_id LEFT JOIN organisations o ON o.id = i.facility_id";
+
+pub(crate) async fn insert_incident(
+    conn: &mut sqlx::AnyConnection,
+    i: &Incident,
+    client_key: Option<&str>,
+    reporter_user_id: Option<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query(sqlf!(
+        "INSERT INTO incidents ({INCIDENT_COLUMNS}, client_key, reporter_user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)"
+    ))
+    .bind(&i.id)
+    .bind(&i.receipt)
+    .bind(&i.source)
+    .bind(i.external_id.as_deref())
+    .bind(&i.reporter_kind)
+    .bind(i.reporter_org_id.as_deref())
+    .bind(i.product_id.as_deref())
+    .bind(i.version_id.as_deref())
+    .bind(i.product_text.as_deref())
+    .bind(i.foreign_reference_id.as_deref())
+    .bind(i.manufacturer_text.as_deref())
+    .bind(i.deployment_id.as_deref())
+    .bind(i.facility_id.as_deref())
+    .bind(i.province_code.as_deref())
+    .bind(i.unit_code.as_deref())
+    .bind(&i.country)
+    .bind(i.occurred_on.as_deref())
+    .bind(i.aware_on.as_deref())
+    .bind(&i.received_at)
+    .bind(&i.received_on)
+    .bind(&i.seriousness)
+    .bind(i.public_health_threat)
+    .bind(&i.narrative)
+    .bind(&i.redactions_json)
+    .bind(i.patient_sex.as_deref())
+    .bind(i.patient_age_band.as_deref())
+    .bind(&i.state)
+    .bind(&i.deadline)
+    .bind(i.causality.as_deref())
+    .bind(i.duplicate_of.as_deref())
+    .bind(i.completeness)
+    .bind(&i.updated_at)
+    .bind(client_key)
+    .bind(reporter_user_id)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| StoreError::from(e).on_unique("incident", &i.receipt))?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn insert_event(
+    conn: &mut sqlx::AnyConnection,
+    incident_id: &str,
+    at: &str,
+    actor: &str,
+    action: &str,
+    from: &str,
+    to: &str,
+    reason: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO incident_events (incident_id, at, actor_id, action, from_state, to_state, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(incident_id)
+    .bind(at)
+    .bind(actor)
+    .bind(action)
+    .bind(from)
+    .bind(to)
+    .bind(reason)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
