@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod i18n;
 pub mod impact;
+pub mod incidents;
 pub mod jobs;
 pub mod monitoring;
 pub mod monitoring_alerts;
@@ -20,6 +21,7 @@ pub mod openapi;
 pub mod orgs;
 pub mod pages;
 pub mod products;
+pub mod ratelimit;
 pub mod routes;
 pub mod sandbox;
 
@@ -51,6 +53,12 @@ pub struct ServerConfig {
     /// binary's hidden `sandbox-worker` command). `None`: model submissions are
     /// refused and predictions files still work.
     pub sandbox_worker: Option<vigilo_sandbox::WorkerCommand>,
+    /// Days to triage an incident report, by seriousness.
+    pub incident_clock: vigilo_core::incident::ReportingClock,
+    /// Anonymous incident reports (form and API) allowed per client address.
+    pub intake_per_client: ratelimit::Rate,
+    /// Anonymous incident reports allowed from all addresses together.
+    pub intake_overall: ratelimit::Rate,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +71,10 @@ impl Default for ServerConfig {
             login_max_failures: 5,
             login_window: time::Duration::minutes(15),
             sandbox_worker: None,
+            incident_clock: vigilo_core::incident::ReportingClock::default(),
+            // A station sending a day's reports at once fits; a script flooding does not.
+            intake_per_client: ratelimit::Rate::new(30, Duration::from_secs(20)),
+            intake_overall: ratelimit::Rate::new(500, Duration::from_millis(50)),
         }
     }
 }
@@ -74,6 +86,8 @@ pub struct AppState {
     pub i18n: Arc<i18n::I18n>,
     /// Checklist frameworks shipped with this build (dossiers and readiness).
     pub checklists: Arc<vigilo_core::checklist::Catalog>,
+    /// Limits on anonymous incident reports.
+    pub intake_limiter: Arc<ratelimit::RateLimiter>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +109,10 @@ impl AppState {
     pub fn new(store: Store, config: ServerConfig) -> Result<Self, ServerError> {
         Ok(Self {
             store,
+            intake_limiter: Arc::new(ratelimit::RateLimiter::new(
+                config.intake_per_client,
+                config.intake_overall,
+            )),
             config: Arc::new(config),
             i18n: Arc::new(i18n::I18n::load()?),
             checklists: Arc::new(vigilo_core::checklist::Catalog::builtin()?),

@@ -29,6 +29,9 @@ use utoipa::{Modify, OpenApi};
         crate::monitoring::api_training, crate::monitoring::api_kpis,
         crate::impact::api_impact,
         crate::monitoring_alerts::api_alerts,
+        crate::incidents::api_submit, crate::incidents::api_preview,
+        crate::incidents::api_list, crate::incidents::api_get,
+        crate::incidents::api_public_counts,
     ),
     components(schemas(Problem)),
     modifiers(&Security)

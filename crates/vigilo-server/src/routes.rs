@@ -5,8 +5,8 @@
 use crate::ctx::{access_layer, access_log, context_layer, security_headers, Ctx};
 use crate::error::{AppError, ErrorCode};
 use crate::{
-    api, appraisal, directory, impact, monitoring, monitoring_alerts, monitoring_report, orgs,
-    pages, products, sandbox, AppState,
+    api, appraisal, directory, impact, incidents, monitoring, monitoring_alerts, monitoring_report,
+    orgs, pages, products, sandbox, AppState,
 };
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
@@ -255,6 +255,81 @@ pub fn route_table() -> Vec<RouteSpec> {
             "/applications/{id}/reviewer",
             STAFF,
             post(appraisal::assign_submit),
+        ),
+        // Early warning
+        spec(M::GET, "/report", Public, get(incidents::new_page)),
+        spec(
+            M::GET,
+            "/early-warning",
+            Public,
+            get(incidents::public_page),
+        ),
+        spec(
+            M::GET,
+            "/api/v1/public/incident-counts",
+            Public,
+            get(incidents::api_public_counts),
+        ),
+        spec(M::POST, "/report", Public, post(incidents::new_submit)),
+        spec(
+            M::GET,
+            "/static/incident-form.js",
+            Public,
+            get(incidents::form_script),
+        ),
+        spec(
+            M::GET,
+            "/incidents",
+            VENDOR_OR_STAFF,
+            get(incidents::list_page),
+        ),
+        spec(
+            M::GET,
+            "/incidents/{id}",
+            VENDOR_OR_STAFF,
+            get(incidents::detail_page),
+        ),
+        spec(
+            M::POST,
+            "/incidents/{id}/actions",
+            STAFF,
+            post(incidents::action_submit),
+        ),
+        spec(
+            M::POST,
+            "/incidents/{id}/codes",
+            STAFF,
+            post(incidents::codes_submit),
+        ),
+        spec(
+            M::POST,
+            "/incidents/{id}/messages",
+            VENDOR_OR_STAFF,
+            post(incidents::message_submit),
+        ),
+        spec(
+            M::POST,
+            "/api/v1/incidents",
+            Public,
+            post(incidents::api_submit),
+        ),
+        spec(
+            M::POST,
+            "/api/v1/incidents/preview",
+            Public,
+            post(incidents::api_preview),
+        ),
+        spec(
+            M::GET,
+            "/api/v1/incidents",
+            VENDOR_OR_STAFF,
+            get(incidents::api_list),
+        ),
+        spec(
+            M::GET,
+            "/api/v1/incidents/{id}",
+            VENDOR_OR_STAFF,
+            get(incidents::api_get),
         ),
         // Monitoring
         spec(M::GET, "/pilot", Public, get(monitoring::pilot_page)),
