@@ -6,6 +6,7 @@ mod demo_appraisal;
 mod demo_monitoring;
 mod import;
 mod report_cli;
+mod scrub_cli;
 mod send;
 mod stats_cli;
 
@@ -110,6 +111,8 @@ enum Command {
     Drift(stats_cli::DriftArgs),
     /// Monitoring period report (quarter, year or month) as HTML, PDF, CSV or XLSX
     Report(report_cli::ReportArgs),
+    /// De-identify text from standard input (names, phone and ID numbers, addresses, ...)
+    Scrub(scrub_cli::ScrubArgs),
     /// Send monitoring reports dropped in a folder to the server; keeps them until acknowledged
     Send(send::SendArgs),
     /// Runs one submitted model for the sandbox (started by the server, reads stdin)
@@ -422,6 +425,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Signals(a) => stats_cli::run_signals(&a),
         Command::Drift(a) => stats_cli::run_drift(&a),
         Command::Send(a) => send::run(a).await,
+        Command::Scrub(a) => scrub_cli::run(&a),
         Command::Report(a) => report_cli::run(a, &file).await,
         Command::SandboxWorker => Ok(()),
         Command::Audit(AuditCommand::Verify { db }) => {
