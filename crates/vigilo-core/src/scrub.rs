@@ -528,7 +528,13 @@ fn classify_number(d: &str, plus: bool, phone_cue: bool) -> Option<IdentifierKin
 /// Passport-like codes: one to three capitals then 6 to 14 digits ("B1234567").
 fn id_shapes(text: &str, out: &mut Vec<Cand>) {
     static SHAPE: LazyLock<Regex> = LazyLock::new(|| re(r"\b[A-Z]{1,3}[0-9]{6,14}\b"));
+    // FDA submission numbers (510(k) K123456, De Novo DEN123456, PMA P123456) name a
+    // device, not a person; a passport has seven digits or more after its letter.
+    static FDA_SUBMISSION: LazyLock<Regex> = LazyLock::new(|| re(r"^(?:K|BK|DEN|P)[0-9]{6}$"));
     for m in SHAPE.find_iter(text) {
+        if FDA_SUBMISSION.is_match(m.as_str()) {
+            continue;
+        }
         push(
             out,
             m.start(),
@@ -1597,6 +1603,20 @@ fn other_case_name(text: &str, ws: &[Word], i: usize, out: &mut Vec<Cand>) -> us
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn fda_submission_numbers_are_not_identifiers() {
+        for text in [
+            "device K190424 malfunctioned",
+            "De Novo DEN170073",
+            "PMA P160009 device",
+        ] {
+            assert!(find_identifiers(text).is_empty(), "{text}");
+        }
+        // A passport number (letter and seven digits) still is.
+        assert_eq!(scrub("hộ chiếu C1234567").text, "hộ chiếu [ID]");
+        assert_eq!(scrub("passport B12345678").text, "passport [ID]");
+    }
+
     use super::*;
     use proptest::prelude::*;
 

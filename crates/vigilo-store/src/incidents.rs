@@ -17,6 +17,7 @@ use vigilo_core::incident::{
     IncidentState, ReportingClock,
 };
 use vigilo_core::incident_quality::{completeness, ReportFacts};
+use vigilo_core::public_reports::PublicReport;
 use vigilo_core::scrub::scrub;
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> StoreError {
@@ -110,6 +111,16 @@ pub struct IncidentMessage {
     pub author_id: String,
     pub author_role: String,
     pub body: String,
+}
+
+/// What an import of public reports did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PublicImport {
+    pub created: u64,
+    /// Already imported before (same source and id): left as they were.
+    pub already: u64,
+    /// Linked to an entry of the FDA list by submission number.
+    pub linked: u64,
 }
 
 /// The second dimension of the public counts.
@@ -867,6 +878,183 @@ impl Store {
         .bind(product_id)
         .fetch_all(self.pool())
         .await?)
+    }
+
+    /// Files reports taken from a public source (MAUDE, openFDA, the AI Incident
+    /// Database) in one transaction: all or nothing. A report already imported (same
+    /// source and id) is left as it is, so importing a file twice adds nothing. Narratives
+    /// are de-identified like any other; devices are linked to the FDA list entry with the
+    /// same submission number when that list has been imported. Imported reports are
+    /// reference data for signal detection, not cases for triage: they are filed closed.
+    pub async fn import_public_reports(
+        &self,
+        actor: &str,
+        reports: &[PublicReport],
+    ) -> Result<PublicImport, StoreError> {
+        let now = self.now_text();
+        let today = self.now().date();
+        let mut outcome = PublicImport::default();
+        let mut tx = self.begin_write().await?;
+        let mut seen: std::collections::HashSet<(String, String)> =
+            std::collections::HashSet::new();
+        for source in reports
+            .iter()
+            .map(|r| r.source.code())
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "SELECT external_id FROM incidents WHERE source = $1 AND external_id IS NOT NULL",
+            )
+            .bind(source)
+            .fetch_all(&mut *tx)
+            .await?;
+            seen.extend(rows.into_iter().map(|(id,)| (source.to_string(), id)));
+        }
+        let references: Vec<(String, String)> = sqlx::query_as(
+            "SELECT reference, id FROM foreign_references WHERE source = 'fda_ai_list'",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let references: std::collections::HashMap<String, String> =
+            references.into_iter().collect();
+        let year = year_of(&now);
+        for r in reports {
+            if r.external_id.trim().is_empty() {
+                return Err(invalid(
+                    "external_id",
+                    "a public report without its source's id cannot be imported twice safely",
+                ));
+            }
+            if !seen.insert((r.source.code().to_string(), r.external_id.clone())) {
+                outcome.already += 1;
+                continue;
+            }
+            let seq = next_counter(&mut tx, &format!("incident-{year}")).await?;
+            let foreign = r
+                .device_ref
+                .as_ref()
+                .and_then(|d| references.get(d.trim()))
+                .cloned();
+            if foreign.is_some() {
+                outcome.linked += 1;
+            }
+            let scrubbed = scrub(&r.narrative);
+            let received_on = r.received_on.unwrap_or(today);
+            // Brand names and submission numbers name devices and stay as they are; an AIID
+            // title is a headline that may name people, so it is scrubbed.
+            let product_text = r
+                .product_name
+                .clone()
+                .or_else(|| r.device_ref.clone())
+                .or_else(|| r.title.as_deref().map(|t| scrub(t).text))
+                .map(|t| {
+                    t.trim()
+                        .chars()
+                        .take(vigilo_core::incident::MAX_SHORT_TEXT)
+                        .collect::<String>()
+                });
+            let facts = ReportFacts {
+                id: String::new(),
+                product_id: None,
+                version_id: None,
+                product_text: product_text.clone(),
+                facility_id: None,
+                province_code: None,
+                occurred_on: r.occurred_on,
+                aware_on: None,
+                received_on,
+                seriousness: r.seriousness,
+                outcome_known: r.source != IncidentSource::Aiid,
+                reporter_kind: r.original_reporter,
+                narrative: scrubbed.text.clone(),
+                patient_sex: None,
+                patient_age_band: None,
+                codes: r.event_codes.clone(),
+            };
+            let country = r.country.clone().unwrap_or_else(|| match r.source {
+                IncidentSource::Maude | IncidentSource::Openfda => "US".into(),
+                // ISO 3166 user-assigned code for "unknown".
+                _ => "ZZ".into(),
+            });
+            let incident =
+                Incident {
+                    id: new_id(),
+                    receipt: receipt_number(year, seq),
+                    source: r.source.code().into(),
+                    external_id: Some(r.external_id.clone()),
+                    reporter_kind: r.reporter_kind.code().into(),
+                    reporter_org_id: None,
+                    product_id: None,
+                    version_id: None,
+                    product_text,
+                    foreign_reference_id: foreign,
+                    manufacturer_text: r.manufacturer.clone().or_else(|| r.deployer.clone()).map(
+                        |m| {
+                            m.chars()
+                                .take(vigilo_core::incident::MAX_SHORT_TEXT)
+                                .collect()
+                        },
+                    ),
+                    deployment_id: None,
+                    facility_id: None,
+                    province_code: None,
+                    unit_code: None,
+                    country,
+                    occurred_on: r.occurred_on.map(iso_date::format),
+                    aware_on: None,
+                    received_at: now.clone(),
+                    received_on: iso_date::format(received_on),
+                    seriousness: r.seriousness.code().into(),
+                    public_health_threat: 0,
+                    narrative: scrubbed.text,
+                    redactions_json: serde_json::to_string(&redaction_counts(&scrubbed.findings))
+                        .unwrap_or_else(|_| "{}".into()),
+                    patient_sex: None,
+                    patient_age_band: None,
+                    state: IncidentState::Closed.code().into(),
+                    deadline: iso_date::format(received_on),
+                    causality: None,
+                    duplicate_of: None,
+                    completeness: completeness(&facts).score,
+                    updated_at: now.clone(),
+                };
+            insert_incident(&mut tx, &incident, None, None).await?;
+            insert_event(
+                &mut tx,
+                &incident.id,
+                &now,
+                actor,
+                "import",
+                "",
+                "closed",
+                r.source.code(),
+            )
+            .await?;
+            let mut codes: Vec<&String> = r.event_codes.iter().collect();
+            codes.sort();
+            codes.dedup();
+            for code in codes {
+                sqlx::query(
+                    "INSERT INTO incident_codes (incident_id, code, system, assigned_by, assigned_at) VALUES ($1, $2, 'source', $3, $4)",
+                )
+                .bind(&incident.id)
+                .bind(code)
+                .bind(actor)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            outcome.created += 1;
+        }
+        append(
+            &mut tx,
+            &now,
+            &AuditEntry::new(actor, "incident.import", "incidents", "public")
+                .after(json!({"created": outcome.created, "already": outcome.already, "linked": outcome.linked})),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(outcome)
     }
 
     /// Products a reporter can pick: every product in the national directory with a

@@ -9,9 +9,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use vigilo_core::codes::parse_imdrf;
 use vigilo_core::directory::EntrySource;
 use vigilo_core::fda_list::{detect_format, parse_fda_ai_list, FdaListEntry};
-use vigilo_store::{ImportReport, ReferenceRecord, Store};
+use vigilo_core::public_reports::{
+    parse_aiid, parse_maude_extract, parse_maude_raw, parse_openfda, PublicReport,
+};
+use vigilo_store::{ImdrfTermRow, ImportReport, ReferenceRecord, Store};
 
 /// Lists of submission numbers longer than this are counted, not printed.
 const LIST_AT_MOST: usize = 20;
@@ -33,6 +37,34 @@ pub enum ImportCommand {
         #[command(flatten)]
         db: crate::DbArgs,
     },
+    /// IMDRF adverse event terminology, annexes A to G (the CSV of the IMDRF release).
+    /// Replaces the loaded terminology in one transaction; refused if reports are coded
+    /// with a term the new release lacks.
+    Imdrf {
+        file: PathBuf,
+        #[command(flatten)]
+        db: crate::DbArgs,
+    },
+    /// FDA MAUDE adverse event reports: the master-record CSV extract, openFDA
+    /// `device/event` JSON, or the raw pipe-delimited `foidev` file with `--text` (and
+    /// `--patient`). Reports already imported are skipped.
+    Maude {
+        file: PathBuf,
+        /// The raw `foitext` file that goes with a raw `foidev` file
+        #[arg(long)]
+        text: Option<PathBuf>,
+        /// The raw `patient` file that goes with a raw `foidev` file
+        #[arg(long)]
+        patient: Option<PathBuf>,
+        #[command(flatten)]
+        db: crate::DbArgs,
+    },
+    /// AI Incident Database incidents (its CSV export). Incidents already imported are skipped.
+    Aiid {
+        file: PathBuf,
+        #[command(flatten)]
+        db: crate::DbArgs,
+    },
 }
 
 pub async fn run(cmd: ImportCommand, file_config: &crate::ConfigFile) -> Result<()> {
@@ -40,7 +72,143 @@ pub async fn run(cmd: ImportCommand, file_config: &crate::ConfigFile) -> Result<
         ImportCommand::FdaAiList { file, label, db } => {
             fda_ai_list(&file, label, &db.resolve(file_config)).await
         }
+        ImportCommand::Imdrf { file, db } => imdrf(&file, &db.resolve(file_config)).await,
+        ImportCommand::Maude {
+            file,
+            text,
+            patient,
+            db,
+        } => {
+            let reports = read_maude(&file, text.as_deref(), patient.as_deref())?;
+            public_reports(&file, reports, &db.resolve(file_config)).await
+        }
+        ImportCommand::Aiid { file, db } => {
+            let input = read_text(&file)?;
+            let reports = parse_aiid(&input)
+                .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
+            public_reports(&file, reports, &db.resolve(file_config)).await
+        }
     }
+}
+
+/// A text file, decoded as UTF-8 or else as Windows-1252 (FDA's bulk files often are).
+fn read_text(path: &Path) -> Result<String> {
+    let bytes = read_file(path)?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        // Windows-1252 agrees with Latin-1 except in 0x80-0x9F, which FDA's files use only
+        // for curly quotes and dashes; those become their nearest Unicode characters.
+        Err(e) => e
+            .into_bytes()
+            .iter()
+            .map(|&b| match b {
+                0x91 | 0x92 => '\'',
+                0x93 | 0x94 => '"',
+                0x96 | 0x97 => '-',
+                0x80..=0x9f => ' ',
+                _ => char::from(b),
+            })
+            .collect(),
+    })
+}
+
+async fn imdrf(path: &Path, url: &str) -> Result<()> {
+    let input = read_text(path)?;
+    let terms = parse_imdrf(&input)
+        .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", path.display()))?;
+    let rows: Vec<ImdrfTermRow> = terms
+        .iter()
+        .map(|t| ImdrfTermRow {
+            code: t.code.clone(),
+            annex: t.annex.to_string(),
+            term: t.term.clone(),
+            definition: t.definition.clone(),
+            parent: t.parent.clone(),
+            level: i64::from(t.level),
+        })
+        .collect();
+    let store = Store::open(url).await?;
+    let n = store
+        .load_imdrf_terms(&crate::cli_actor(), &rows)
+        .await
+        .with_context(|| format!("{}: nothing was imported", path.display()))?;
+    let mut per_annex: std::collections::BTreeMap<char, usize> = Default::default();
+    for t in &terms {
+        *per_annex.entry(t.annex).or_default() += 1;
+    }
+    let annexes: Vec<String> = per_annex.iter().map(|(a, n)| format!("{a} {n}")).collect();
+    println!(
+        "IMDRF terminology: {n} terms loaded ({})",
+        annexes.join(", ")
+    );
+    Ok(())
+}
+
+fn read_maude(
+    path: &Path,
+    text: Option<&Path>,
+    patient: Option<&Path>,
+) -> Result<Vec<PublicReport>> {
+    let input = read_text(path)?;
+    let start = input.trim_start_matches('\u{feff}').trim_start();
+    let fail = |e: vigilo_core::public_reports::PublicReportError| {
+        anyhow::anyhow!("{}: {e}; nothing was imported", path.display())
+    };
+    if start.starts_with('{') || start.starts_with('[') {
+        return parse_openfda(&input).map_err(fail);
+    }
+    let header = start.lines().next().unwrap_or("").to_ascii_lowercase();
+    if header.contains('|') {
+        let Some(text) = text else {
+            bail!(
+                "{} is a raw MAUDE device file (foidev): pass its narratives with --text foitext.txt",
+                path.display()
+            );
+        };
+        let foitext = read_text(text)?;
+        let patients = patient.map(read_text).transpose()?;
+        let raw = parse_maude_raw(&input, &foitext, patients.as_deref()).map_err(fail)?;
+        if raw.unmatched_texts + raw.unmatched_patients > 0 {
+            eprintln!(
+                "note: {} narrative and {} patient rows name reports that are not in the device file (skipped)",
+                raw.unmatched_texts, raw.unmatched_patients
+            );
+        }
+        return Ok(raw.reports);
+    }
+    if text.is_some() || patient.is_some() {
+        bail!(
+            "--text and --patient go with a raw MAUDE device file (foidev), not with {}",
+            path.display()
+        );
+    }
+    parse_maude_extract(&input).map_err(fail)
+}
+
+async fn public_reports(path: &Path, reports: Vec<PublicReport>, url: &str) -> Result<()> {
+    let store = Store::open(url).await?;
+    let out = store
+        .import_public_reports(&crate::cli_actor(), &reports)
+        .await
+        .with_context(|| format!("{}: nothing was imported", path.display()))?;
+    let mut by_seriousness: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in &reports {
+        *by_seriousness.entry(r.seriousness.code()).or_default() += 1;
+    }
+    let counts: Vec<String> = by_seriousness
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    println!(
+        "{}: {} reports read ({}); {} imported, {} already there, {} linked to the FDA list",
+        path.display(),
+        reports.len(),
+        counts.join(", "),
+        out.created,
+        out.already,
+        out.linked
+    );
+    Ok(())
 }
 
 async fn fda_ai_list(path: &Path, label: Option<String>, url: &str) -> Result<()> {

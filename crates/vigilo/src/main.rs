@@ -100,7 +100,7 @@ enum Command {
     /// Audit trail tools: verify
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Import public data: fda-ai-list
+    /// Import public data: fda-ai-list, imdrf, maude, aiid
     #[command(subcommand)]
     Import(import::ImportCommand),
     /// Evaluate scores against true labels: sensitivity, AUROC, calibration, subgroup gaps

@@ -266,3 +266,80 @@ fn bad_files_are_refused_whole() {
     );
     assert!(out.contains("changed: K252054\n"), "{out}");
 }
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    let mut all = args.to_vec();
+    all.extend(["--database", "sqlite://t.db"]);
+    vigilo(dir, &all)
+}
+
+#[test]
+fn public_incident_reports_import_once_and_bad_files_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A small openFDA file written here: always runs.
+    let record = r#"{"results": [{"mdr_report_key": "9000001", "event_type": "Injury", "date_received": "20240105",
+        "date_of_event": "20231230", "device": [{"brand_name": "ChestScan AI", "manufacturer_d_name": "Acme",
+        "openfda": {}}], "mdr_text": [{"text": "Patient John Smith, phone 202-555-0143, was not flagged by the software.", "text_type_code": "Description of Event or Problem"}],
+        "patient": [{"sequence_number_outcome": ["Hospitalization"]}]}]}"#;
+    std::fs::write(d.join("event.json"), record).unwrap();
+    let out = ok(&run(d, &["import", "maude", "event.json"]));
+    assert!(out.contains("1 imported, 0 already there"), "{out}");
+    let out = ok(&run(d, &["import", "maude", "event.json"]));
+    assert!(out.contains("0 imported, 1 already there"), "{out}");
+    // A file that is not what it claims: one line naming the file, nothing stored.
+    std::fs::write(d.join("bad.csv"), "a,b\n1,2\n").unwrap();
+    fail(&run(d, &["import", "aiid", "bad.csv"]), "bad.csv");
+    std::fs::write(d.join("terms.csv"), "annex,code\nA,A01\n").unwrap();
+    fail(&run(d, &["import", "imdrf", "terms.csv"]), "terms.csv");
+    assert!(audit_rows(d).contains("audit chain intact"));
+    // The stored narrative is de-identified.
+    let db = rusqlite_free_narratives(d);
+    assert!(
+        !db.contains("John Smith") && !db.contains("555-0143"),
+        "{db}"
+    );
+    if !db.is_empty() {
+        assert!(db.contains("not flagged by the software"), "{db}");
+    }
+
+    let (Some(maude), Some(imdrf), Some(aiid)) = (
+        shared("maude_mdr_ai_510k_devices_2010-2023.csv"),
+        shared("imdrf_ae_terminology_annexes_a-g.csv"),
+        shared("aiid_health_related_incidents_2026-02.csv"),
+    ) else {
+        return;
+    };
+    let out = ok(&run(d, &["import", "imdrf", imdrf.to_str().unwrap()]));
+    assert!(
+        out.contains("1793 terms loaded (A 482, B 25, C 157, D 43, E 719, F 67, G 300)"),
+        "{out}"
+    );
+    let out = ok(&run(d, &["import", "maude", maude.to_str().unwrap()]));
+    assert!(
+        out.contains(
+            "943 reports read (death 2, malfunction 857, serious_injury 84); 943 imported"
+        ),
+        "{out}"
+    );
+    let out = ok(&run(d, &["import", "maude", maude.to_str().unwrap()]));
+    assert!(out.contains("0 imported, 943 already there"), "{out}");
+    let out = ok(&run(d, &["import", "aiid", aiid.to_str().unwrap()]));
+    assert!(out.contains("87 reports read"), "{out}");
+}
+
+/// The narratives as stored, read with the sqlite3 command line (CI installs it; the test
+/// crate has no SQLite binding of its own). Without it the check is skipped with a note.
+fn rusqlite_free_narratives(dir: &Path) -> String {
+    match Command::new("sqlite3")
+        .arg(dir.join("t.db"))
+        .arg("SELECT narrative || product_text FROM incidents")
+        .output()
+    {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
+        _ => {
+            println!("skipping the stored-narrative check: sqlite3 is not installed");
+            String::new()
+        }
+    }
+}

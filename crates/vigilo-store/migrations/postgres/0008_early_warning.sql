@@ -65,11 +65,12 @@ CREATE INDEX incidents_received ON incidents (received_at, id);
 CREATE INDEX incidents_facility ON incidents (facility_id);
 CREATE INDEX incidents_foreign ON incidents (foreign_reference_id);
 
--- IMDRF and AI codes given to a report (system 'imdrf' or 'ai'), by a reviewer or the importer.
+-- IMDRF and AI codes given to a report by a reviewer (system 'imdrf' or 'ai'), and a public
+-- source's own codes kept by the importer (system 'source', e.g. maude_event_type:IN).
 CREATE TABLE incident_codes (
     incident_id TEXT NOT NULL REFERENCES incidents (id),
     code        TEXT NOT NULL,
-    system      TEXT NOT NULL CHECK (system IN ('imdrf', 'ai')),
+    system      TEXT NOT NULL CHECK (system IN ('imdrf', 'ai', 'source')),
     assigned_by TEXT NOT NULL,
     assigned_at TEXT NOT NULL,
     PRIMARY KEY (incident_id, code)
