@@ -700,3 +700,4 @@ ew-by-month = By month
 ew-total = Total
 ew-api = Open data (JSON):
 nav-early-warning = Early warning
+inc-suggested = Codes suggested from the description (check before using):

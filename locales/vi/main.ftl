@@ -700,3 +700,4 @@ ew-by-month = Theo tháng
 ew-total = Tổng
 ew-api = Dữ liệu mở (JSON):
 nav-early-warning = Cảnh báo sớm
+inc-suggested = Mã gợi ý từ mô tả (kiểm tra trước khi dùng):

@@ -1104,6 +1104,7 @@ struct DetailPage {
     causality: String,
     redactions: Vec<(String, u32)>,
     codes: Vec<(String, String)>,
+    suggestions: Vec<SuggestionView>,
     events: Vec<EventView>,
     messages: Vec<MessageView>,
     actions: Vec<Opt>,
@@ -1177,6 +1178,11 @@ async fn detail_view(
         })
         .collect();
     let causalities = opts(Causality::ALL, |c| c.code(), |c| c.label(lang), "");
+    let suggestions = if ctx.is_staff() {
+        suggest(state, ctx, &v.incident.narrative, lang).await?
+    } else {
+        Vec::new()
+    };
     let i = &v.incident;
     render(
         &DetailPage {
@@ -1192,6 +1198,7 @@ async fn detail_view(
                 .unwrap_or_default(),
             redactions: redactions(&i.redactions_json).into_iter().collect(),
             codes,
+            suggestions,
             events,
             messages,
             actions,
@@ -1205,6 +1212,61 @@ async fn detail_view(
         ctx,
         status,
     )
+}
+
+pub struct SuggestionView {
+    pub code: String,
+    pub term: String,
+    pub matched: String,
+}
+
+/// Codes suggested from the narrative: Vigilo's AI codes always, IMDRF terms once loaded.
+async fn suggest(
+    state: &AppState,
+    ctx: &Ctx,
+    narrative: &str,
+    lang: Lang,
+) -> AppResult<Vec<SuggestionView>> {
+    use vigilo_core::codes::{ai_codes, CodeSuggester, ImdrfTerm};
+    let rows = state.store.imdrf_terms().await.map_err(ctx.store_err())?;
+    let terms: Vec<ImdrfTerm> = rows
+        .iter()
+        .filter_map(|r| {
+            Some(ImdrfTerm {
+                annex: r.annex.chars().next()?,
+                code: r.code.clone(),
+                term: r.term.clone(),
+                definition: r.definition.clone(),
+                parent: r.parent.clone(),
+                other_parents: Vec::new(),
+                hierarchies: Vec::new(),
+                level: u8::try_from(r.level).unwrap_or(1),
+                other_terminology: None,
+                status: None,
+                line: 0,
+            })
+        })
+        .collect();
+    let ai = ai_codes();
+    let suggester = CodeSuggester::new(&terms, &ai);
+    Ok(suggester
+        .suggest(narrative, 6)
+        .into_iter()
+        .map(|s| SuggestionView {
+            term: ai
+                .iter()
+                .find(|a| a.code == s.code)
+                .map(|a| a.term(lang).to_string())
+                .or_else(|| {
+                    rows.iter()
+                        .find(|r| r.code == s.code)
+                        .map(|r| r.term.clone())
+                })
+                .unwrap_or_default(),
+            matched: s.matched.join(", "),
+            code: s.code,
+        })
+        .collect())
 }
 
 pub async fn detail_page(

@@ -314,6 +314,11 @@ async fn reviewers_triage_and_vendors_see_only_their_own(backend: Backend) {
         .await
         .unwrap();
     assert!(page.contains(&receipt));
+    // "stopped reading images" suggests the data or integration error code.
+    assert!(
+        page.contains("id=\"suggestions\""),
+        "codes suggested from the narrative"
+    );
     let csrf = vigilo_testkit::extract_csrf(&page).unwrap();
     let r = rev
         .post(s.url(&format!("/incidents/{id}/actions")))
