@@ -84,6 +84,79 @@ pub fn poisson_cusum(counts: &[f64], k: f64, h: f64, reset: bool) -> Result<Cusu
     Ok(run_cusum(counts.iter().map(|&x| x - k), h, reset))
 }
 
+/// Upper Poisson CUSUM when the expected count changes from period to period (reports
+/// against a tool's varying monthly uses): S_t = max(0, S_{t-1} + x_t - k_t), with k_t the
+/// Lucas reference value for a shift from `expected[t]` to `ratio * expected[t]`. With a
+/// constant expected count it is [`poisson_cusum`]. Periods with no exposure (expected 0)
+/// add nothing.
+pub fn poisson_cusum_exposure(
+    counts: &[f64],
+    expected: &[f64],
+    ratio: f64,
+    h: f64,
+    reset: bool,
+) -> Result<CusumResult> {
+    check_finite("counts", counts)?;
+    check_finite("expected", expected)?;
+    if counts.len() != expected.len() {
+        return Err(invalid(
+            "expected",
+            format!(
+                "{} expected counts for {} observed",
+                expected.len(),
+                counts.len()
+            ),
+        ));
+    }
+    if let Some(index) = counts.iter().position(|&x| x < 0.0) {
+        return Err(StatsError::OutOfRange {
+            what: "counts",
+            index,
+            value: counts[index],
+        });
+    }
+    if let Some(index) = expected.iter().position(|&x| x < 0.0) {
+        return Err(StatsError::OutOfRange {
+            what: "expected",
+            index,
+            value: expected[index],
+        });
+    }
+    if !(ratio > 1.0 && ratio.is_finite()) {
+        return Err(invalid(
+            "ratio",
+            format!("the shift to detect must be > 1, got {ratio}"),
+        ));
+    }
+    check_h(h)?;
+    let factor = (ratio - 1.0) / ratio.ln();
+    Ok(run_cusum(
+        counts
+            .iter()
+            .zip(expected)
+            .map(|(&x, &mu)| if mu > 0.0 { x - mu * factor } else { 0.0 }),
+        h,
+        reset,
+    ))
+}
+
+/// P(X >= n) for X ~ Poisson(mu): the chance of seeing at least `n` reports when `mu` are
+/// expected (the scan statistic of a space-time cluster).
+pub fn poisson_upper_tail(n: u64, mu: f64) -> Result<f64> {
+    if !(mu >= 0.0 && mu.is_finite()) {
+        return Err(invalid("mu", format!("need a finite mean >= 0, got {mu}")));
+    }
+    if n == 0 {
+        return Ok(1.0);
+    }
+    if mu == 0.0 {
+        return Ok(0.0);
+    }
+    // P(X >= n) = P(n, mu), the regularised lower incomplete gamma function, and
+    // Q(n, mu) = P(chi-square with 2n df > 2 mu).
+    Ok((1.0 - crate::special::chi2_sf(2.0 * mu, 2.0 * n as f64)).clamp(0.0, 1.0))
+}
+
 /// Summary of many Poisson CUSUM charts run without keeping their paths.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CusumSummary {
@@ -727,6 +800,53 @@ pub fn tree_scan(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn exposure_cusum_with_constant_expectation_is_the_lucas_chart() {
+        let counts = [1.0, 0.0, 3.0, 4.0, 2.0, 5.0, 6.0];
+        let k = poisson_cusum_reference(2.0, 4.0).unwrap();
+        let plain = poisson_cusum(&counts, k, 4.0, false).unwrap();
+        let exposure = poisson_cusum_exposure(&counts, &[2.0; 7], 2.0, 4.0, false).unwrap();
+        for (a, b) in plain.statistic.iter().zip(&exposure.statistic) {
+            assert!((a - b).abs() < 1e-12);
+        }
+        assert_eq!(plain.alarms, exposure.alarms);
+    }
+
+    #[test]
+    fn exposure_cusum_scales_with_use_and_skips_empty_periods() {
+        // The same 4 reports are alarming at 100 uses and ordinary at 10,000.
+        let low = poisson_cusum_exposure(&[4.0, 4.0], &[0.5, 0.5], 2.0, 3.0, false).unwrap();
+        assert_eq!(low.first_alarm(), Some(0));
+        let high = poisson_cusum_exposure(&[4.0, 4.0], &[50.0, 50.0], 2.0, 3.0, false).unwrap();
+        assert_eq!(high.first_alarm(), None);
+        let empty = poisson_cusum_exposure(&[3.0], &[0.0], 2.0, 3.0, false).unwrap();
+        assert_eq!(empty.statistic, vec![0.0]);
+        assert!(poisson_cusum_exposure(&[1.0], &[1.0, 2.0], 2.0, 3.0, false).is_err());
+        assert!(poisson_cusum_exposure(&[1.0], &[1.0], 1.0, 3.0, false).is_err());
+        assert!(poisson_cusum_exposure(&[-1.0], &[1.0], 2.0, 3.0, false).is_err());
+    }
+
+    #[test]
+    fn poisson_tail_matches_reference_values() {
+        // scipy.stats.poisson.sf(n - 1, mu)
+        let cases = [
+            (1, 1.0, 0.632_120_558_828_557_7),
+            (3, 0.5, 0.014_387_677_966_970_684),
+            (10, 2.0, 4.649_807_501_726_386e-5),
+            (5, 5.0, 0.559_506_714_934_787_9),
+        ];
+        for (n, mu, want) in cases {
+            let got = poisson_upper_tail(n, mu).unwrap();
+            assert!(
+                (got - want).abs() < 1e-9 * want.max(1e-3),
+                "{n} {mu}: {got} vs {want}"
+            );
+        }
+        assert_eq!(poisson_upper_tail(0, 3.0).unwrap(), 1.0);
+        assert_eq!(poisson_upper_tail(2, 0.0).unwrap(), 0.0);
+        assert!(poisson_upper_tail(2, f64::NAN).is_err());
+    }
+
     use super::*;
 
     #[test]
