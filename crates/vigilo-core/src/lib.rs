@@ -23,6 +23,7 @@ pub mod monitoring;
 pub mod period;
 pub mod public_reports;
 pub mod scrub;
+pub mod signal;
 pub mod suppression;
 pub mod text;
 
