@@ -1009,7 +1009,7 @@ async fn grant(
     Ok(id)
 }
 
-async fn set_licence_status(
+pub(crate) async fn set_licence_status(
     conn: &mut AnyConnection,
     now: &str,
     actor: &str,

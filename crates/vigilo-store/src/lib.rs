@@ -23,8 +23,10 @@ mod error;
 mod incidents;
 mod jobs;
 mod monitoring;
+mod notices;
 mod orgs;
 mod sandbox;
+mod signals;
 pub mod testing;
 mod time_fmt;
 
@@ -51,9 +53,14 @@ pub use monitoring::{
     FacilityPeriodSums, GroupBy, ImpactSums, NewAlert, NewDeployment, ProvinceRollout, ReportSums,
     RowOutcome, StoredReport, Submitter, SumsQuery, Training, UnreadableRow,
 };
+pub use notices::{FacilityNotice, IssuedNotice, NewNotice, Notice, NoticeRecipient};
 pub use orgs::{NewOrganisation, Organisation};
 pub use sandbox::{
     NewDataset, NewStudy, SandboxDataset, SandboxStudy, SandboxSubmission, SubmissionOutcome,
+};
+pub use signals::{
+    Detection, DetectionOutcome, MonthCount, PlaceReport, Signal, SignalEvent, SignalFilter,
+    SignalInput,
 };
 pub use time_fmt::{format_time, parse_time};
 

@@ -99,3 +99,90 @@ CREATE TABLE incident_messages (
     body        TEXT NOT NULL
 );
 CREATE INDEX incident_messages_incident ON incident_messages (incident_id, at);
+
+-- Signals found by the detection job (vigilo-stats methods over the stored reports). One row
+-- per signal_key (method, product or version, code, region): a daily run updates the signal it
+-- found before. product_key is a product id, a version as `product@version`, or `fda:<id>` for a
+-- device on the FDA list (imported MAUDE reports).
+CREATE TABLE signals (
+    id                TEXT PRIMARY KEY,
+    signal_key        TEXT NOT NULL UNIQUE,
+    method            TEXT NOT NULL CHECK (method IN ('disproportionality', 'rate', 'cluster')),
+    product_key       TEXT NOT NULL,
+    product_label     TEXT NOT NULL,
+    product_id        TEXT REFERENCES products (id),
+    version_id        TEXT REFERENCES product_versions (id),
+    code              TEXT NOT NULL,
+    region            TEXT NOT NULL,
+    window_start      TEXT,
+    window_end        TEXT,
+    observed          INTEGER NOT NULL,
+    expected          REAL NOT NULL,
+    score_label       TEXT NOT NULL,
+    score             REAL NOT NULL,
+    evidence_json     TEXT NOT NULL,
+    state             TEXT NOT NULL CHECK (state IN ('new', 'under_review', 'confirmed', 'refuted')),
+    still_detected    INTEGER NOT NULL CHECK (still_detected IN (0, 1)),
+    first_detected_at TEXT NOT NULL,
+    last_detected_at  TEXT NOT NULL,
+    updated_at        TEXT NOT NULL
+);
+CREATE INDEX signals_state ON signals (state, last_detected_at);
+CREATE INDEX signals_product ON signals (product_id);
+
+-- The reports behind a signal, as of its last detection.
+CREATE TABLE signal_incidents (
+    signal_id   TEXT NOT NULL REFERENCES signals (id),
+    incident_id TEXT NOT NULL REFERENCES incidents (id),
+    PRIMARY KEY (signal_id, incident_id)
+);
+CREATE INDEX signal_incidents_incident ON signal_incidents (incident_id);
+
+CREATE TABLE signal_events (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    signal_id  TEXT NOT NULL REFERENCES signals (id),
+    at         TEXT NOT NULL,
+    actor_id   TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    from_state TEXT NOT NULL,
+    to_state   TEXT NOT NULL,
+    reason     TEXT NOT NULL
+);
+CREATE INDEX signal_events_signal ON signal_events (signal_id, seq);
+
+-- Safety notices: a field safety notice or a suspension for some versions of a product, most
+-- often from a confirmed signal. Every deployment of those versions at the time of issue is a
+-- recipient and its facility acknowledges it; a suspension also suspends the versions'
+-- licences and pauses their running deployments, in the same transaction.
+CREATE TABLE safety_notices (
+    id        TEXT PRIMARY KEY,
+    reference TEXT NOT NULL UNIQUE,
+    kind      TEXT NOT NULL CHECK (kind IN ('field_safety_notice', 'suspension')),
+    product_id TEXT NOT NULL REFERENCES products (id),
+    signal_id TEXT REFERENCES signals (id),
+    title_vi  TEXT NOT NULL,
+    title_en  TEXT NOT NULL,
+    body_vi   TEXT NOT NULL,
+    body_en   TEXT NOT NULL,
+    action_vi TEXT NOT NULL,
+    action_en TEXT NOT NULL,
+    issued_by TEXT NOT NULL,
+    issued_at TEXT NOT NULL
+);
+CREATE INDEX safety_notices_product ON safety_notices (product_id, issued_at);
+
+CREATE TABLE safety_notice_versions (
+    notice_id  TEXT NOT NULL REFERENCES safety_notices (id),
+    version_id TEXT NOT NULL REFERENCES product_versions (id),
+    PRIMARY KEY (notice_id, version_id)
+);
+
+CREATE TABLE safety_notice_recipients (
+    notice_id       TEXT NOT NULL REFERENCES safety_notices (id),
+    deployment_id   TEXT NOT NULL REFERENCES deployments (id),
+    facility_id     TEXT NOT NULL REFERENCES organisations (id),
+    acknowledged_by TEXT,
+    acknowledged_at TEXT,
+    PRIMARY KEY (notice_id, deployment_id)
+);
+CREATE INDEX safety_notice_recipients_facility ON safety_notice_recipients (facility_id, notice_id);
