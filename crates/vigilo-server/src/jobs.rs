@@ -12,6 +12,8 @@ pub fn job_table() -> Vec<(&'static str, time::Duration)> {
         ("expire-licences", time::Duration::hours(1)),
         // Reports come monthly at most; a daily pass finds a new period within a day.
         ("monitoring-alerts", time::Duration::days(1)),
+        // Reports trickle in; a signal a day late is still early for a regulator.
+        ("incident-signals", time::Duration::days(1)),
     ]
 }
 
@@ -36,6 +38,13 @@ async fn run_job(store: &Store, name: &str) -> Result<String, String> {
         "monitoring-alerts" => crate::monitoring_alerts::run_alerts(
             store,
             &crate::monitoring_alerts::AlertOptions::default(),
+        )
+        .await
+        .map(|s| s.to_string())
+        .map_err(|e| e.to_string()),
+        "incident-signals" => crate::incident_signals::run_signals(
+            store,
+            &crate::incident_signals::DetectOptions::default(),
         )
         .await
         .map(|s| s.to_string())

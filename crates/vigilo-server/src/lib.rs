@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod i18n;
 pub mod impact;
+pub mod incident_signals;
 pub mod incidents;
 pub mod jobs;
 pub mod monitoring;
@@ -24,6 +25,7 @@ pub mod products;
 pub mod ratelimit;
 pub mod routes;
 pub mod sandbox;
+pub mod signals;
 
 use axum::Router;
 use std::net::SocketAddr;

@@ -32,6 +32,7 @@ use utoipa::{Modify, OpenApi};
         crate::incidents::api_submit, crate::incidents::api_preview,
         crate::incidents::api_list, crate::incidents::api_get,
         crate::incidents::api_public_counts,
+        crate::signals::api_list, crate::signals::api_get,
     ),
     components(schemas(Problem)),
     modifiers(&Security)

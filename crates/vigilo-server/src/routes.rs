@@ -6,7 +6,7 @@ use crate::ctx::{access_layer, access_log, context_layer, security_headers, Ctx}
 use crate::error::{AppError, ErrorCode};
 use crate::{
     api, appraisal, directory, impact, incidents, monitoring, monitoring_alerts, monitoring_report,
-    orgs, pages, products, sandbox, AppState,
+    orgs, pages, products, sandbox, signals, AppState,
 };
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
@@ -307,6 +307,17 @@ pub fn route_table() -> Vec<RouteSpec> {
             VENDOR_OR_STAFF,
             post(incidents::message_submit),
         ),
+        spec(M::GET, "/signals", STAFF, get(signals::list_page)),
+        spec(M::POST, "/signals/run", STAFF, post(signals::run_submit)),
+        spec(M::GET, "/signals/{id}", STAFF, get(signals::detail_page)),
+        spec(
+            M::POST,
+            "/signals/{id}/actions",
+            STAFF,
+            post(signals::action_submit),
+        ),
+        spec(M::GET, "/api/v1/signals", STAFF, get(signals::api_list)),
+        spec(M::GET, "/api/v1/signals/{id}", STAFF, get(signals::api_get)),
         spec(
             M::POST,
             "/api/v1/incidents",

@@ -422,6 +422,13 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Token(cmd) => token_command(cmd, &file).await,
         Command::Import(cmd) => import::run(cmd, &file).await,
         Command::Eval(a) => stats_cli::run_eval(&a),
+        Command::Signals(a) if a.stored => {
+            let url = DbArgs {
+                url: a.database.clone(),
+            }
+            .resolve(&file);
+            stats_cli::run_stored_signals(&a, &url).await
+        }
         Command::Signals(a) => stats_cli::run_signals(&a),
         Command::Drift(a) => stats_cli::run_drift(&a),
         Command::Send(a) => send::run(a).await,

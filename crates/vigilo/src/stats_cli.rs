@@ -94,8 +94,16 @@ pub struct EvalArgs {
 #[derive(Args, Debug, Clone)]
 pub struct SignalsArgs {
     /// CSV with one row per (report, product, event)
-    #[arg(long)]
-    pub reports: PathBuf,
+    #[arg(long, required_unless_present = "stored")]
+    pub reports: Option<PathBuf>,
+    /// Run the early-warning detection over the reports stored in the database instead
+    /// (the daily job's run: disproportionality, reports per use, clusters) and list the
+    /// signals it recorded
+    #[arg(long, conflicts_with = "reports")]
+    pub stored: bool,
+    /// Database for --stored [default: as for every command]
+    #[arg(long = "database", env = "VIGILO_DATABASE_URL")]
+    pub database: Option<String>,
     /// Comma-separated methods among prr, ror, ic, ebgm
     #[arg(long, default_value = "prr,ror,ic,ebgm", value_delimiter = ',')]
     pub methods: Vec<String>,
@@ -704,7 +712,10 @@ struct ReportColumns {
 /// builder equals one fed row by row). A file containing a quote is read in one piece,
 /// since a line end may then sit inside a field.
 fn read_reports_in_parts(args: &SignalsArgs, parts: usize) -> Result<dispro::ReportTableBuilder> {
-    let path = &args.reports;
+    let path = args
+        .reports
+        .as_ref()
+        .ok_or_else(|| anyhow!("give --reports FILE, or --stored to use the database"))?;
     let bytes = std::fs::read(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut header_reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -800,7 +811,10 @@ fn parse_reports(
     cols: &ReportColumns,
     args: &SignalsArgs,
 ) -> Result<dispro::ReportTableBuilder> {
-    let path = &args.reports;
+    let path = args
+        .reports
+        .as_ref()
+        .ok_or_else(|| anyhow!("give --reports FILE, or --stored to use the database"))?;
     // Row lengths are checked against the header here, not by the reader, which would only
     // compare with the first row of its own piece.
     let mut reader = csv::ReaderBuilder::new()
@@ -1423,6 +1437,56 @@ fn drift_table(doc: &DriftDoc) -> String {
     out
 }
 
+/// `vigilo signals --stored`: the detection job's run over the stored reports, then the
+/// signals it recorded, strongest first.
+pub async fn run_stored_signals(args: &SignalsArgs, url: &str) -> Result<()> {
+    use vigilo_server::incident_signals::{run_signals, DetectOptions};
+    let store = vigilo_store::Store::open(url).await?;
+    let summary = run_signals(&store, &DetectOptions::default()).await?;
+    let signals = store
+        .signals(&vigilo_store::SignalFilter {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await?;
+    let current: Vec<&vigilo_store::Signal> =
+        signals.iter().filter(|s| s.still_detected == 1).collect();
+    if args.format == OutputFormat::Json {
+        let doc = serde_json::json!({
+            "schema_version": SCHEMA_VERSION,
+            "summary": summary,
+            "signals": current,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(());
+    }
+    println!("{summary}");
+    for n in &summary.notes {
+        println!("note: {n}");
+    }
+    if current.is_empty() {
+        return Ok(());
+    }
+    println!(
+        "\n{:<18} {:<44} {:<28} {:>6} {:>9} {:>12}  state",
+        "method", "product", "code", "n", "expected", "score"
+    );
+    for s in current.iter().take(args.top) {
+        let product: String = s.product_label.chars().take(44).collect();
+        let code = if s.region.is_empty() {
+            s.code.clone()
+        } else {
+            format!("{} in {}", s.code, s.region)
+        };
+        let code: String = code.chars().take(28).collect();
+        println!(
+            "{:<18} {:<44} {:<28} {:>6} {:>9.2} {:>5} {:>6.3}  {}",
+            s.method, product, code, s.observed, s.expected, s.score_label, s.score, s.state
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -1496,7 +1560,9 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = csv_file(&d, "r.csv", "report_id,product,event\nr1,P,E\nr2,,E\n");
         let args = SignalsArgs {
-            reports: p,
+            reports: Some(p),
+            stored: false,
+            database: None,
             methods: vec!["prr".into()],
             strata: vec![],
             report_column: "report_id".into(),
@@ -1524,7 +1590,9 @@ mod tests {
             let _ = writeln!(body, "r{},P{},E{}", i / 3, (i * 7) % 11, (i * 5) % 13);
         }
         let args = |reports: PathBuf| SignalsArgs {
-            reports,
+            reports: Some(reports),
+            stored: false,
+            database: None,
             methods: vec!["prr".into()],
             strata: vec![],
             report_column: "report_id".into(),
