@@ -443,6 +443,8 @@ struct ProductPageT {
     /// Every licence of the product's versions, with its status (the history is on each licence's page).
     licences: Vec<crate::appraisal::LicenceRow>,
     reliance: Vec<RelianceRow>,
+    /// Safety notices about the product (public).
+    notices: Vec<crate::notices::ProductNotice>,
 }
 
 #[derive(Template)]
@@ -571,7 +573,9 @@ pub async fn entry_page(
         .map(|o| o.name)
         .unwrap_or_default();
     let licences = crate::appraisal::product_licences(&state, &ctx, tr.lang, &product.id).await?;
+    let notices = crate::notices::product_notices(&state, &ctx, tr.lang, &product.id).await?;
     let page = ProductPageT {
+        notices,
         licences,
         card_title: tr.ta(
             "prod-model-card",

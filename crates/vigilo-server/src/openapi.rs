@@ -33,6 +33,7 @@ use utoipa::{Modify, OpenApi};
         crate::incidents::api_list, crate::incidents::api_get,
         crate::incidents::api_public_counts,
         crate::signals::api_list, crate::signals::api_get,
+        crate::notices::api_list, crate::notices::api_acknowledge,
     ),
     components(schemas(Problem)),
     modifiers(&Security)

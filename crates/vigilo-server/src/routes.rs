@@ -6,7 +6,7 @@ use crate::ctx::{access_layer, access_log, context_layer, security_headers, Ctx}
 use crate::error::{AppError, ErrorCode};
 use crate::{
     api, appraisal, directory, impact, incidents, monitoring, monitoring_alerts, monitoring_report,
-    orgs, pages, products, sandbox, signals, AppState,
+    notices, orgs, pages, products, sandbox, signals, AppState,
 };
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
@@ -306,6 +306,23 @@ pub fn route_table() -> Vec<RouteSpec> {
             "/incidents/{id}/messages",
             VENDOR_OR_STAFF,
             post(incidents::message_submit),
+        ),
+        spec(M::GET, "/notices", Public, get(notices::list_page)),
+        spec(M::GET, "/notices/new", STAFF, get(notices::new_page)),
+        spec(M::POST, "/notices", STAFF, post(notices::create_submit)),
+        spec(M::GET, "/notices/{id}", Public, get(notices::detail_page)),
+        spec(
+            M::POST,
+            "/notices/{id}/acknowledge",
+            REPORTERS,
+            post(notices::acknowledge_submit),
+        ),
+        spec(M::GET, "/api/v1/notices", Public, get(notices::api_list)),
+        spec(
+            M::POST,
+            "/api/v1/notices/{id}/acknowledge",
+            REPORTERS,
+            post(notices::api_acknowledge),
         ),
         spec(M::GET, "/signals", STAFF, get(signals::list_page)),
         spec(M::POST, "/signals/run", STAFF, post(signals::run_submit)),
