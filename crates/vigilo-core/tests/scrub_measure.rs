@@ -195,6 +195,15 @@ fn holdout_set_is_measured() {
     assert!(ratio(r.total.found_any, r.total.labelled) >= 0.80);
 }
 
+#[test]
+fn holdout2_set_is_measured() {
+    let r = measure(include_str!("fixtures/scrub_holdout2.jsonl"));
+    print(
+        "scrub_holdout2.jsonl (written before the second round of changes; never tuned on)",
+        &r,
+    );
+}
+
 fn option_holdout() -> Option<&'static str> {
     Some(include_str!("fixtures/scrub_holdout.jsonl"))
 }
