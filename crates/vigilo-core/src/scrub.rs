@@ -551,7 +551,9 @@ fn id_shapes(text: &str, out: &mut Vec<Cand>) {
 fn addresses(text: &str, folded: &Folded, out: &mut Vec<Cand>) {
     // "số 12 đường", "12/3", "ngõ 5 phố", "số 45 ngách 12 ngõ 80", "hẻm 34", "15A đường".
     static VN: LazyLock<Regex> = LazyLock::new(|| {
-        let lane = r"(?:ngach|ngo|hem|kiet)\s+[0-9]+[a-z]?(?:/[0-9]+[a-z]?)*";
+        // "K112/56" is Đà Nẵng's short form of "kiệt 112, số 56"; it needs the slash, so
+        // that an FDA number ("K190424") is not a lane.
+        let lane = r"(?:(?:ngach|ngo|hem|kiet)\s+[0-9]+[a-z]?(?:/[0-9]+[a-z]?)*|k[0-9]+(?:/[0-9]+[a-z]?)+)";
         re(&format!(
             r"\b(?:(?P<so>(?:so nha|nha so|so)\s+)?(?P<num>[0-9]+[a-z]?(?:/[0-9]+[a-z]?)*)(?P<lanes>(?:\s*,?\s*{lane})*)|(?P<lane>{lane}(?:\s*,?\s*{lane})*))(?P<street>\s*,?\s*(?:duong|pho)\b)?\s+"
         ))
@@ -559,7 +561,7 @@ fn addresses(text: &str, folded: &Folded, out: &mut Vec<Cand>) {
     // The street's name: capitalised words or numbers ("Lê Lợi", "Cách Mạng Tháng 8", "3 tháng 2").
     static STREET_NAME: LazyLock<Regex> = LazyLock::new(|| {
         re(
-            r"^(?:\p{Lu}[\p{L}\p{M}'’]*|[0-9]+[A-Za-z]?)(?:[ ]+(?:\p{Lu}[\p{L}\p{M}'’]*|[0-9]+[A-Za-z]?|tháng|thang))*",
+            r"^(?:\p{Lu}[\p{L}\p{M}'’]*|[0-9]+[A-Za-z]?|(?:[Ss]ố|[Ss]o) [0-9]+[A-Za-z]?\b)(?:[ ]+(?:\p{Lu}[\p{L}\p{M}'’]*|[0-9]+[A-Za-z]?|tháng|thang))*",
         )
     });
     static CLINICAL_BEFORE: LazyLock<Regex> =
@@ -609,30 +611,154 @@ fn addresses(text: &str, folded: &Folded, out: &mut Vec<Cand>) {
             P_ADDRESS,
         );
     }
+    residences(text, folded, out);
+}
+
+/// Where a person lives below the commune: hamlets, villages and residential groups
+/// ("thôn Lũng Cẩm", "ấp 3", "tổ 7, khu phố 4", "xóm Đình", "bản Nà Sài", "Hamlet 3"),
+/// after a residence cue ("địa chỉ", "ở", "trú tại", "nhà ở", "sống tại", "lives in",
+/// "address") or after a house number ("số nhà 27, tổ 9"). Without such a cue a village
+/// stays ("Nhân viên y tế thôn bản", "thôn 3 có 12 ca"): it is needed for surveillance and
+/// only identifies together with a person. The commune, ward, district and province after
+/// the unit stay.
+fn residences(text: &str, folded: &Folded, out: &mut Vec<Cand>) {
+    static CUE: LazyLock<Regex> = LazyLock::new(|| {
+        re(
+            r"\b(?:dia chi(?:\s+(?:thuong tru|tam tru|lien lac|lien he|nha|nha rieng))?|noi o(?:\s+hien nay)?|o|tru(?:\s+tai|\s+o)?|thuong tru(?:\s+tai)?|tam tru(?:\s+tai)?|nha o|song(?:\s+tai|\s+o)|que(?:\s+quan|\s+o)?|lives?\s+(?:at|in)|living\s+(?:at|in)|resides?\s+(?:at|in)|(?:home\s+)?address(?:\s+on\s+file)?)\s*[:,\-]?\s*",
+        )
+    });
+    static HOUSE: LazyLock<Regex> =
+        LazyLock::new(|| re(r"^(?:so nha|nha so|so)\s+[0-9]+[a-z]?(?:/[0-9]+[a-z]?)*\s*,?\s*"));
+    static UNIT: LazyLock<Regex> = LazyLock::new(|| {
+        re(
+            r"^(?:thon|xom|ap|ban|buon|lang|khom|khu pho|kp|to dan pho|to|cum dan cu|hamlet|village)\s+",
+        )
+    });
+    static NUMBER: LazyLock<Regex> = LazyLock::new(|| re(r"^[0-9]+[a-z]?\b"));
+    static WORD: LazyLock<Regex> = LazyLock::new(|| re(r"^[\p{L}\p{M}'’\-]+"));
+    static NEXT: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*,?\s*"));
+    let t = &folded.text;
+    let upper_at = |b: usize| {
+        text.get(folded.start(b)..)
+            .and_then(|r| r.chars().next())
+            .is_some_and(char::is_uppercase)
+    };
+    // The value of a unit at folded offset `b`: a number or capitalised words.
+    let value_end = |b: usize| -> Option<usize> {
+        let rest = t.get(b..)?;
+        if let Some(m) = NUMBER.find(rest) {
+            return Some(b + m.end());
+        }
+        let mut at = b;
+        let mut end = None;
+        for n in 0..4 {
+            let r = t.get(at..)?;
+            let Some(m) = WORD.find(r) else { break };
+            let w = m.as_str();
+            let next = t
+                .get(at + m.end()..)
+                .and_then(|x| x.strip_prefix(' '))
+                .and_then(|x| WORD.find(x))
+                .map(|x| x.as_str())
+                .unwrap_or_default();
+            let admin = matches!(
+                w,
+                "xa" | "phuong"
+                    | "huyen"
+                    | "quan"
+                    | "tinh"
+                    | "tp"
+                    | "commune"
+                    | "ward"
+                    | "district"
+                    | "province"
+            ) || (w == "thi" && matches!(next, "xa" | "tran"))
+                || (w == "thanh" && next == "pho");
+            if admin || !(upper_at(at) || (n > 0 && w.len() == 1)) {
+                break;
+            }
+            end = Some(at + m.end());
+            match t.get(at + m.end()..).and_then(|x| x.strip_prefix(' ')) {
+                Some(_) => at += m.end() + 1,
+                None => break,
+            }
+        }
+        end
+    };
+    // "ở" folds to "o" like "ô" does ("ô tô 4 chỗ" is a car, not "tổ 4").
+    let real_cue = |m: &regex::Match| {
+        m.as_str().split_whitespace().next() != Some("o")
+            || text
+                .get(folded.start(m.start())..)
+                .and_then(|r| r.chars().next())
+                .is_some_and(|c| matches!(c, 'ở' | 'Ở' | 'o' | 'O'))
+    };
+    let mut starts: Vec<(usize, bool)> = CUE
+        .find_iter(t)
+        .filter(|m| real_cue(m))
+        .map(|m| (m.end(), true))
+        .collect();
+    starts.extend(
+        t.match_indices("so nha")
+            .chain(t.match_indices("nha so"))
+            .map(|(b, _)| (b, false)),
+    );
+    for (from, cued) in starts {
+        let mut at = from;
+        let mut start = None;
+        let mut end = None;
+        if let Some(h) = t.get(at..).and_then(|r| HOUSE.find(r)) {
+            start = Some(at);
+            at += h.end();
+        } else if !cued {
+            continue;
+        }
+        while let Some(u) = t.get(at..).and_then(|r| UNIT.find(r)) {
+            let Some(e) = value_end(at + u.end()) else {
+                break;
+            };
+            start.get_or_insert(at);
+            end = Some(e);
+            match t.get(e..).and_then(|r| NEXT.find(r)) {
+                Some(n) if n.end() > 0 => at = e + n.end(),
+                _ => break,
+            }
+        }
+        if let (Some(s), Some(e)) = (start, end) {
+            push(
+                out,
+                folded.start(s),
+                folded.end(e),
+                Some(IdentifierKind::Address),
+                P_ADDRESS,
+            );
+        }
+    }
 }
 
 /// Cuts a street name before an administrative word ("... Lê Lợi Phường 3") and after six words.
+/// "Thị" and "Thành" only count as administrative before "xã", "trấn" or "phố" ("thị xã",
+/// "thành phố"), since streets are named after people ("Bùi Thị Xuân", "Trần Thành Ngọ").
 fn street_name_end(rest: &str, end: usize) -> usize {
     let name = rest.get(..end).unwrap_or_default();
     let mut last = 0;
-    for (n, w) in name.split(' ').enumerate() {
+    let parts: Vec<&str> = name.split(' ').collect();
+    for (n, w) in parts.iter().enumerate() {
         if w.is_empty() {
             continue;
         }
         let f = fold_word(w);
+        let next = parts.get(n + 1).map(|x| fold_word(x)).unwrap_or_default();
+        let admin_prefix = match f.as_str() {
+            "thi" => matches!(next.as_str(), "xa" | "tran"),
+            "thanh" => next == "pho",
+            _ => false,
+        };
         if n >= 6
+            || admin_prefix
             || matches!(
                 f.as_str(),
-                "phuong"
-                    | "quan"
-                    | "huyen"
-                    | "xa"
-                    | "tinh"
-                    | "tp"
-                    | "thanh"
-                    | "thi"
-                    | "ward"
-                    | "district"
+                "phuong" | "quan" | "huyen" | "xa" | "tinh" | "tp" | "ward" | "district"
             )
         {
             break;
@@ -648,7 +774,8 @@ fn street_name_end(rest: &str, end: usize) -> usize {
 
 /// The ~100 commonest Vietnamese surnames (with diacritics; folded forms are derived).
 /// Left out on purpose, because their folded form is an everyday word in English or
-/// Vietnamese: Tô (to), Từ (tu), Vi, Lã (la), Mã (ma), Âu (au), Ông (on), Hàn, Phí, Chế.
+/// Vietnamese: Từ (tu), Vi, Âu (au), Chế; Tô, Lã, Mã, Hàn, Phí, Ông and the rarer surnames
+/// below only count with their diacritics (`SURNAMES_NOT_FOLDED`).
 const SURNAMES: &[&str] = &[
     "nguyễn", "trần", "lê", "phạm", "hoàng", "huỳnh", "phan", "vũ", "võ", "đặng", "bùi", "đỗ",
     "hồ", "ngô", "dương", "lý", "lí", "đào", "đoàn", "vương", "trịnh", "trương", "lâm", "phùng",
@@ -657,11 +784,42 @@ const SURNAMES: &[&str] = &[
     "bạch", "tiêu", "hầu", "ninh", "quan", "khúc", "kha", "tống", "doãn", "viên", "thạch", "chu",
     "châu", "nghiêm", "thiều", "trình", "cù", "cấn", "lữ", "kim", "chung", "sầm", "lường", "phó",
     "tiết", "biện", "văn", "la", "lã", "mã", "ma", "quang", "giang", "hàn", "tô",
+    // Rarer surnames, many of them of ethnic minorities in the northern mountains (Tày,
+    // Nùng, Thái, H'Mông, Dao): only with their diacritics or capitalised in a run.
+    "bế", "mùa", "sùng", "thào", "giàng", "lầu", "hạng", "vừ", "cầm", "quàng", "điêu", "tòng",
+    "khuất", "ưng", "vàng", "phí", "ông",
+];
+
+/// Words that are a surname as well as an honorific when typed without diacritics ("Chu"
+/// and "chú", "Ong" and "ông"): followed by a middle name (Thị, Văn) they are the surname
+/// ("Chu Thị Mến"), otherwise the honorific ("chú Tư").
+const SURNAME_OR_HONORIFIC: &[&str] = &["chu", "ong"];
+
+/// Middle names that mark a Vietnamese full name (folded).
+const MIDDLE_MARKERS: &[&str] = &["thi", "van"];
+
+/// Common second syllables of Vietnamese full names (folded), used to accept a lower-case
+/// name after a person cue ("bệnh nhân trần văn lộc", "benh nhan nguyen thi hong").
+const MIDDLE_NAMES: &[&str] = &[
+    "thi", "van", "duc", "huu", "dinh", "cong", "quang", "quoc", "minh", "ngoc", "thanh", "xuan",
+    "kim", "thu", "bao", "gia", "hoang", "trong", "tien", "anh", "hong", "my", "phuong", "thuy",
+    "hai", "tuan", "manh", "hoai", "khanh", "tan", "tri", "the", "nhu", "bich",
+];
+
+/// Lower-case Vietnamese words that end a lower-case name ("bệnh nhân lê văn an có ...").
+const STOP_LOWER_VI: &[&str] = &[
+    "co", "bi", "duoc", "da", "dang", "se", "khi", "va", "la", "cua", "khong", "sau", "truoc", "o",
+    "noi", "cho", "goi", "voi", "vi", "nen", "rang", "bang", "uong", "than", "nhap", "vao", "ra",
+    "den", "tu", "sinh", "tuoi", "nu", "so", "dia", "dien", "benh", "nguoi", "me", "bo", "con",
+    "phan", "kham", "dieu", "thuoc", "sdt", "cccd", "cmnd", "bhyt",
 ];
 
 /// Surnames whose folded form is too common a word to count without diacritics.
-const SURNAMES_NOT_FOLDED: &[&str] =
-    &["la", "lã", "mã", "ma", "quang", "giang", "hàn", "tô", "văn"];
+const SURNAMES_NOT_FOLDED: &[&str] = &[
+    "la", "lã", "mã", "ma", "quang", "giang", "hàn", "tô", "văn", "bế", "mùa", "sùng", "thào",
+    "giàng", "lầu", "hạng", "vừ", "cầm", "quàng", "điêu", "tòng", "khuất", "ưng", "vàng", "phí",
+    "ông",
+];
 
 /// Surnames that only count with their diacritics ("Văn" is a middle name).
 const SURNAMES_NOT_ALONE: &[&str] = &["văn", "la", "ma", "quang", "giang"];
@@ -891,6 +1049,485 @@ const GIVEN_EN: &[&str] = &[
     "claire",
     "rosa",
     "ana",
+    "mark",
+    "grace",
+    "kate",
+    "rita",
+];
+
+/// Common given names from other languages that turn up in English-language reports
+/// (lower case, ASCII; compared like `GIVEN_EN`): Arabic and Turkish, South Asian, East
+/// Asian, African, European. A compact list, not a census: it only lets a capitalised
+/// pair that starts with one of these count as a name without a cue.
+const GIVEN_INTL: &[&str] = &[
+    // Arabic, Persian, Turkish
+    "yusuf",
+    "ahmad",
+    "ali",
+    "hassan",
+    "hussein",
+    "ibrahim",
+    "khalid",
+    "mustafa",
+    "karim",
+    "farid",
+    "tariq",
+    "hamza",
+    "bilal",
+    "samir",
+    "youssef",
+    "mahmoud",
+    "abdul",
+    "abdullah",
+    "abdullahi",
+    "reza",
+    "mehmet",
+    "emre",
+    "layla",
+    "leila",
+    "mariam",
+    "maryam",
+    "zainab",
+    "yasmin",
+    "noor",
+    "nour",
+    "amina",
+    "salma",
+    "rania",
+    "hana",
+    "zahra",
+    "ayse",
+    "elif",
+    // South Asian
+    "arjun",
+    "rahul",
+    "vikram",
+    "amit",
+    "anil",
+    "sunil",
+    "rajesh",
+    "suresh",
+    "deepak",
+    "sanjay",
+    "vijay",
+    "aditya",
+    "rohan",
+    "siddharth",
+    "krishna",
+    "ganesh",
+    "arun",
+    "kiran",
+    "kavita",
+    "sunita",
+    "anita",
+    "pooja",
+    "neha",
+    "lakshmi",
+    "ananya",
+    "divya",
+    "meena",
+    "nilufar",
+    "farhana",
+    // East and South-East Asian (given names that are not Vietnamese surnames)
+    "hiroshi",
+    "takeshi",
+    "yuki",
+    "haruto",
+    "sakura",
+    "kenji",
+    "jiho",
+    "minjun",
+    "seojun",
+    "xiaoming",
+    "jun",
+    "jian",
+    "mei",
+    "ling",
+    "somchai",
+    "siti",
+    "putri",
+    "budi",
+    // African
+    "chinedu",
+    "ngozi",
+    "amara",
+    "kwame",
+    "kofi",
+    "yaw",
+    "efua",
+    "oluwaseun",
+    "adebayo",
+    "emeka",
+    "chukwuemeka",
+    "nkechi",
+    "thandiwe",
+    "sipho",
+    "themba",
+    "zanele",
+    "musa",
+    "fatou",
+    "moussa",
+    "mamadou",
+    "aminata",
+    "olumide",
+    "tunde",
+    "wanjiru",
+    "achieng",
+    // European and Latin American
+    "klaus",
+    "stefan",
+    "sven",
+    "lars",
+    "pierre",
+    "francois",
+    "giulia",
+    "giuseppe",
+    "marco",
+    "luca",
+    "sofia",
+    "elena",
+    "dmitri",
+    "dmitry",
+    "olga",
+    "natasha",
+    "anastasia",
+    "lucia",
+    "carmen",
+    "javier",
+    "alejandro",
+    "pablo",
+    "diego",
+    "tomas",
+    "joao",
+    "ines",
+    "ingrid",
+    "astrid",
+    "katarzyna",
+    "piotr",
+];
+
+/// Capitalised words that are not names in English text (the first word of a sentence,
+/// products, clinical terms, places): a run of capitalised words without a surname or a
+/// listed given name counts as a name in English text only when none of its words is here.
+const NOT_NAME_EN: &[&str] = &[
+    "call",
+    "contact",
+    "please",
+    "dear",
+    "hi",
+    "hello",
+    "signed",
+    "reported",
+    "report",
+    "reports",
+    "ask",
+    "tell",
+    "see",
+    "note",
+    "notes",
+    "thanks",
+    "regards",
+    "yes",
+    "ok",
+    "apple",
+    "watch",
+    "series",
+    "google",
+    "microsoft",
+    "amazon",
+    "samsung",
+    "galaxy",
+    "iphone",
+    "android",
+    "ios",
+    "windows",
+    "health",
+    "care",
+    "model",
+    "system",
+    "systems",
+    "device",
+    "devices",
+    "app",
+    "apps",
+    "version",
+    "release",
+    "update",
+    "software",
+    "monitor",
+    "pump",
+    "sensor",
+    "smart",
+    "pro",
+    "plus",
+    "max",
+    "mini",
+    "lite",
+    "cloud",
+    "scan",
+    "vision",
+    "assistant",
+    "chat",
+    "bot",
+    "medical",
+    "clinical",
+    "emergency",
+    "intensive",
+    "internal",
+    "general",
+    "public",
+    "national",
+    "world",
+    "united",
+    "states",
+    "kingdom",
+    "nations",
+    "new",
+    "north",
+    "south",
+    "east",
+    "west",
+    "central",
+    "upper",
+    "lower",
+    "saint",
+    "san",
+    "santa",
+    "los",
+    "las",
+    "mount",
+    "lake",
+    "river",
+    "valley",
+    "mountain",
+    "view",
+    "park",
+    "hill",
+    "city",
+    "town",
+    "village",
+    "county",
+    "state",
+    "department",
+    "ministry",
+    "unit",
+    "ward",
+    "team",
+    "group",
+    "form",
+    "summary",
+    "discharge",
+    "admission",
+    "patient",
+    "patients",
+    "type",
+    "stage",
+    "grade",
+    "level",
+    "class",
+    "phase",
+    "trial",
+    "study",
+    "disease",
+    "syndrome",
+    "palsy",
+    "sign",
+    "score",
+    "scale",
+    "criteria",
+    "test",
+    "index",
+    "protocol",
+    "guideline",
+    "guidelines",
+    "food",
+    "drug",
+    "administration",
+    "agency",
+    "organization",
+    "organisation",
+    "association",
+    "society",
+    "foundation",
+    "institute",
+    "centre",
+    "center",
+    "university",
+    "school",
+    "college",
+    "faculty",
+    "hospital",
+    "clinic",
+    "english",
+    "vietnamese",
+    "french",
+    "chinese",
+    "american",
+    "british",
+    "indian",
+    "japanese",
+    "korean",
+    "european",
+    "african",
+    "asian",
+    "christmas",
+    "easter",
+    "ramadan",
+    "tet",
+    "lunar",
+    "year",
+    "day",
+    "week",
+    "month",
+    "today",
+    "yesterday",
+    "tomorrow",
+    "morning",
+    "evening",
+    "night",
+    "doctor",
+    "nurse",
+    "physician",
+    "surgeon",
+    "pharmacist",
+    "family",
+    "mother",
+    "father",
+    "fasting",
+    "blood",
+    "pressure",
+    "heart",
+    "rate",
+    "oxygen",
+    "glucose",
+    "insulin",
+    "chest",
+    "lung",
+    "brain",
+    "kidney",
+    "liver",
+    "skin",
+    "eye",
+    "eyes",
+    "retina",
+    "stroke",
+    "cancer",
+    "diabetes",
+    "covid",
+    "influenza",
+    "dengue",
+    "tuberculosis",
+    "hiv",
+    "ai",
+    "artificial",
+    "intelligence",
+    "machine",
+    "learning",
+    "deep",
+    "neural",
+    "network",
+    "data",
+    "privacy",
+    "policy",
+    "terms",
+    "service",
+    "services",
+    "insurance",
+    "social",
+    "security",
+    "number",
+    "card",
+    "code",
+    "id",
+    "street",
+    "road",
+    "avenue",
+    "lane",
+    "drive",
+    "boulevard",
+    "way",
+    "court",
+    "place",
+    "square",
+    "building",
+    "floor",
+    "room",
+    "block",
+    "tower",
+    "apartment",
+    "flat",
+    "suite",
+    "district",
+    "province",
+    "commune",
+    "hamlet",
+];
+
+/// Function words that mark a text as English (none of them is a Vietnamese syllable
+/// typed without diacritics); two occurrences make the text English.
+/// More capitalised words that start English sentences and are not names.
+const NOT_NAME_EN_STARTS: &[&str] = &[
+    "both",
+    "all",
+    "some",
+    "many",
+    "most",
+    "one",
+    "two",
+    "three",
+    "every",
+    "each",
+    "your",
+    "its",
+    "these",
+    "those",
+    "there",
+    "here",
+    "then",
+    "also",
+    "however",
+    "although",
+    "because",
+    "since",
+    "while",
+    "until",
+    "where",
+    "what",
+    "how",
+    "why",
+    "as",
+    "an",
+    "a",
+    "i",
+    "you",
+    "his",
+    "staff",
+    "records",
+    "record",
+    "log",
+    "logs",
+    "screenshot",
+    "reading",
+    "readings",
+    "case",
+    "follow-up",
+    "results",
+    "result",
+    "review",
+    "reviewer",
+    "ward",
+    "manager",
+];
+
+const ENGLISH_MARKERS: &[&str] = &[
+    "the", "was", "were", "is", "and", "of", "with", "for", "her", "his", "has", "had", "by",
+    "from", "that", "this", "who", "which", "been", "are", "not", "after", "before", "she", "he",
+    "they", "their", "said", "reported",
+];
+
+/// English prepositions before a place ("at Cho Ray", "in Mountain View").
+const PLACE_PREPOSITIONS: &[&str] = &[
+    "at", "in", "near", "into", "via", "across", "outside", "inside", "around", "towards", "toward",
 ];
 
 /// Words right before a person's name ("chị Lan", "bệnh nhân Trần Thị B", "Dr Lee").
@@ -965,11 +1602,29 @@ const PERSON_CUES: &[&str] = &[
     "full name",
     "my name is",
     "name is",
+    "tên là",
+    "tên gọi",
+    "physician",
+    "surgeon",
+    "pharmacist",
+    "midwife",
+    "radiologist",
+    "grandmother",
+    "grandfather",
+    "aunt",
+    "uncle",
+    "neighbour",
+    "neighbor",
+    "caregiver",
+    "baby",
+    "ông bà",
 ];
 
 /// Cues after which a lower-case name is still a name ("họ tên: tran van hung").
 const NAME_FIELD_CUES: &[&str] = &[
     "tên",
+    "tên là",
+    "tên gọi",
     "họ tên",
     "họ và tên",
     "tên bệnh nhân",
@@ -1124,6 +1779,95 @@ const PLACE_NAMES: &[&str] = &[
     "kon tum",
 ];
 
+/// Provinces, cities and urban districts as written without diacritics in English text,
+/// where a capitalised pair without a surname or a listed given name would otherwise count
+/// as a name (only that rule looks at this list: "chị Thanh Hoa" is still a name).
+const PLACES_EN: &[&str] = &[
+    "hanoi",
+    "saigon",
+    "da nang",
+    "hai phong",
+    "can tho",
+    "nha trang",
+    "vung tau",
+    "da lat",
+    "buon ma thuot",
+    "bien hoa",
+    "thu dau mot",
+    "quy nhon",
+    "hoan kiem",
+    "cau giay",
+    "dong da",
+    "hai ba trung",
+    "tay ho",
+    "long bien",
+    "thanh xuan",
+    "gia lam",
+    "dong anh",
+    "soc son",
+    "tan binh",
+    "binh thanh",
+    "go vap",
+    "thu duc",
+    "phu nhuan",
+    "binh tan",
+    "tan phu",
+    "quang ninh",
+    "nghe an",
+    "thanh hoa",
+    "bac ninh",
+    "bac giang",
+    "bac kan",
+    "lao cai",
+    "son la",
+    "dien bien",
+    "lai chau",
+    "yen bai",
+    "tuyen quang",
+    "phu tho",
+    "vinh phuc",
+    "hung yen",
+    "hai duong",
+    "nam dinh",
+    "quang binh",
+    "quang tri",
+    "quang nam",
+    "quang ngai",
+    "binh dinh",
+    "phu yen",
+    "khanh hoa",
+    "gia lai",
+    "dak lak",
+    "dak nong",
+    "binh phuoc",
+    "tay ninh",
+    "binh duong",
+    "long an",
+    "tien giang",
+    "ben tre",
+    "tra vinh",
+    "vinh long",
+    "an giang",
+    "kien giang",
+    "hau giang",
+    "soc trang",
+    "bac lieu",
+    "ca mau",
+    "binh thuan",
+    "lang son",
+    "tu du",
+    "cho ray",
+    "viet duc",
+    "hoan my",
+    "vinmec",
+    "new york",
+    "new delhi",
+    "hong kong",
+    "kuala lumpur",
+    "phnom penh",
+    "ho chi minh city",
+];
+
 /// Capitalised English words that end a run of name words (compared on ASCII words only,
 /// so that "An", "Ngo", "Phan" stay names).
 const STOP_EN: &[&str] = &[
@@ -1252,6 +1996,12 @@ struct WordSets {
     place_folded: HashSet<String>,
     suffixes: HashSet<&'static str>,
     place_names: Vec<Vec<&'static str>>,
+    places_en: Vec<Vec<&'static str>>,
+    not_name_en: HashSet<&'static str>,
+    english_markers: HashSet<&'static str>,
+    place_prepositions: HashSet<&'static str>,
+    middle_names: HashSet<&'static str>,
+    stop_lower_vi: HashSet<&'static str>,
     stop_en: HashSet<&'static str>,
     stop_vi: HashSet<&'static str>,
 }
@@ -1279,7 +2029,7 @@ static WORDS: LazyLock<WordSets> = LazyLock::new(|| {
     WordSets {
         surnames,
         surnames_folded,
-        given_en: GIVEN_EN.iter().copied().collect(),
+        given_en: GIVEN_EN.iter().chain(GIVEN_INTL).copied().collect(),
         person,
         person_folded,
         name_field,
@@ -1288,6 +2038,16 @@ static WORDS: LazyLock<WordSets> = LazyLock::new(|| {
         place_folded,
         suffixes: PLACE_SUFFIXES.iter().copied().collect(),
         place_names: PLACE_NAMES.iter().map(|p| p.split(' ').collect()).collect(),
+        places_en: PLACES_EN.iter().map(|p| p.split(' ').collect()).collect(),
+        not_name_en: NOT_NAME_EN
+            .iter()
+            .chain(NOT_NAME_EN_STARTS)
+            .copied()
+            .collect(),
+        english_markers: ENGLISH_MARKERS.iter().copied().collect(),
+        place_prepositions: PLACE_PREPOSITIONS.iter().copied().collect(),
+        middle_names: MIDDLE_NAMES.iter().copied().collect(),
+        stop_lower_vi: STOP_LOWER_VI.iter().copied().collect(),
         stop_en: STOP_EN.iter().copied().collect(),
         stop_vi: STOP_VI.iter().copied().collect(),
     }
@@ -1454,9 +2214,12 @@ fn cue_before(text: &str, ws: &[Word], i: usize) -> Cue {
 
 /// How many words from `s` spell a known place ("Hà Nội", "Ho Chi Minh").
 fn place_name_len(ws: &[Word], s: usize, end: usize) -> Option<usize> {
-    WORDS
-        .place_names
-        .iter()
+    listed_len(&WORDS.place_names, ws, s, end)
+}
+
+/// How many words from `s` spell an entry of `list` (folded words).
+fn listed_len(list: &[Vec<&str>], ws: &[Word], s: usize, end: usize) -> Option<usize> {
+    list.iter()
         .filter(|p| {
             s + p.len() <= end
                 && p.iter()
@@ -1473,8 +2236,54 @@ fn is_place_suffix(w: &Word) -> bool {
     WORDS.suffixes.contains(w.s.to_lowercase().as_str())
 }
 
+/// Whether a text is English: two occurrences of English function words.
+fn is_english(ws: &[Word]) -> bool {
+    ws.iter()
+        .filter(|w| w.s.is_ascii() && WORDS.english_markers.contains(w.s.to_lowercase().as_str()))
+        .nth(1)
+        .is_some()
+}
+
+/// "Chu Thị Mến", "Ong Van Tai": an honorific that is also a surname, before a middle name.
+fn surname_not_honorific(ws: &[Word], k: usize) -> bool {
+    ws.get(k)
+        .is_some_and(|w| SURNAME_OR_HONORIFIC.contains(&w.folded().as_str()))
+        && ws
+            .get(k + 1)
+            .is_some_and(|w| MIDDLE_MARKERS.contains(&w.folded().as_str()))
+}
+
+fn not_name_en(w: &Word) -> bool {
+    WORDS.not_name_en.contains(w.s.to_lowercase().as_str())
+}
+
+/// A word that can be part of a foreign name in English text: capitalised letters, two or
+/// more, not a stop word or a listed common word.
+fn plausible_name_word(w: &Word) -> bool {
+    w.s.chars().filter(|c| c.is_alphabetic()).count() >= 2
+        && !w.is_stop()
+        && !not_name_en(w)
+        && !is_place_suffix(w)
+}
+
+/// The word before `i` is an English preposition of place ("at", "in", "from").
+fn after_place_preposition(text: &str, ws: &[Word], i: usize) -> bool {
+    let Some(prev) = i.checked_sub(1).and_then(|p| ws.get(p)) else {
+        return false;
+    };
+    let gap = ws
+        .get(i)
+        .and_then(|cur| text.get(prev.end..cur.start))
+        .unwrap_or("x");
+    gap.chars().all(|c| c == ' ')
+        && WORDS
+            .place_prepositions
+            .contains(prev.s.to_lowercase().as_str())
+}
+
 fn names(text: &str, out: &mut Vec<Cand>) {
     let ws = words(text);
+    let english = is_english(&ws);
     let mut i = 0;
     while i < ws.len() {
         let w = &ws[i];
@@ -1522,7 +2331,7 @@ fn names(text: &str, out: &mut Vec<Cand>) {
         }
         let mut k = i;
         while k < run_end {
-            if ws[k].is_person_cue() && k + 1 < run_end {
+            if ws[k].is_person_cue() && k + 1 < run_end && !surname_not_honorific(&ws, k) {
                 cued = true;
                 start = Some(k + 1);
                 k += 1;
@@ -1534,9 +2343,15 @@ fn names(text: &str, out: &mut Vec<Cand>) {
             break;
         }
         if start.is_none() {
-            start = (i..run_end).find(|&k| ws[k].is_surname());
+            start = (i..run_end)
+                .find(|&k| ws[k].is_surname() || (ws[k].is_given_en() && k + 1 < run_end));
         }
         let Some(s) = start else {
+            // English text: two or three capitalised words, none of them a common word, a
+            // product, a clinical term or a place ("Yusuf Demir", "Mark Thompson").
+            if english {
+                english_name(text, &ws, i, run_end, out);
+            }
             i = run_end;
             continue;
         };
@@ -1562,6 +2377,35 @@ fn names(text: &str, out: &mut Vec<Cand>) {
     }
 }
 
+/// A run of capitalised words in English text with no surname or listed given name: a
+/// name when, after leading common words ("Call", "Contact"), two or three plausible name
+/// words remain and they do not spell a place.
+fn english_name(text: &str, ws: &[Word], i: usize, run_end: usize, out: &mut Vec<Cand>) {
+    if after_place_preposition(text, ws, i) {
+        return;
+    }
+    let mut a = i;
+    while a < run_end && not_name_en(&ws[a]) {
+        a += 1;
+    }
+    let n = run_end - a;
+    if !(2..=3).contains(&n) || !(a..run_end).all(|k| plausible_name_word(&ws[k])) {
+        return;
+    }
+    if place_name_len(ws, a, run_end).is_some()
+        || listed_len(&WORDS.places_en, ws, a, run_end).is_some()
+    {
+        return;
+    }
+    push(
+        out,
+        ws[a].start,
+        ws[run_end - 1].end,
+        Some(IdentifierKind::Name),
+        P_NAME,
+    );
+}
+
 /// Names not in title case: "NGUYỄN VĂN AN" (a surname and two more capitals) and
 /// "họ tên: tran van hung" (lower case after a name field). Returns the next word index.
 fn other_case_name(text: &str, ws: &[Word], i: usize, out: &mut Vec<Cand>) -> usize {
@@ -1571,7 +2415,18 @@ fn other_case_name(text: &str, ws: &[Word], i: usize, out: &mut Vec<Cand>) -> us
     if !(upper || lower) || !w.is_surname() {
         return i + 1;
     }
-    if lower && cue_before(text, ws, i) != Cue::NameField {
+    // Lower case: after a name field ("họ tên: tran van hung"), or after a person cue when
+    // the second word is a common middle name ("bệnh nhân trần văn lộc").
+    let cue = cue_before(text, ws, i);
+    let after_person = lower && cue == Cue::Person;
+    if lower && cue != Cue::NameField && !after_person {
+        return i + 1;
+    }
+    if after_person
+        && !ws
+            .get(i + 1)
+            .is_some_and(|w| WORDS.middle_names.contains(w.folded().as_str()))
+    {
         return i + 1;
     }
     let mut j = i + 1;
@@ -1582,12 +2437,18 @@ fn other_case_name(text: &str, ws: &[Word], i: usize, out: &mut Vec<Cand>) -> us
         && if upper {
             ws[j].is_upper()
         } else {
-            ws[j].is_lower() && ws[j].s.chars().count() <= 7
+            ws[j].is_lower()
+                && ws[j].s.chars().count() <= 7
+                && !(after_person && WORDS.stop_lower_vi.contains(ws[j].folded().as_str()))
         }
     {
         j += 1;
     }
-    let enough = if upper { j - i >= 3 } else { j - i >= 2 };
+    let enough = if upper || after_person {
+        j - i >= 3
+    } else {
+        j - i >= 2
+    };
     if !enough {
         return i + 1;
     }
@@ -1707,6 +2568,51 @@ mod tests {
     }
 
     #[test]
+    fn second_round_rules() {
+        use IdentifierKind::*;
+        // Uncued names in English text; places and products stay.
+        assert_eq!(
+            kinds("The family of Mark Thompson wrote after the alert failed."),
+            vec![(Name, "Mark Thompson")]
+        );
+        assert_eq!(
+            kinds("Hamid Rostami said the app was wrong at Cho Ray Hospital in Ho Chi Minh City."),
+            vec![(Name, "Hamid Rostami")]
+        );
+        assert_eq!(
+            kinds("The Apple Watch Series 9 was worn by the patient in Da Nang."),
+            vec![]
+        );
+        // Lower-case names after a person cue need a middle name.
+        assert_eq!(
+            kinds("benh nhan nguyen thi hong bi app bao sai"),
+            vec![(Name, "nguyen thi hong")]
+        );
+        assert_eq!(kinds("bệnh nhân cao tuổi có tiền sử tăng huyết áp"), vec![]);
+        // Chu Thị / chú.
+        assert_eq!(kinds("Bệnh nhân Chu Thị Mến"), vec![(Name, "Chu Thị Mến")]);
+        assert_eq!(kinds("Chu Van Dung bi sot"), vec![(Name, "Chu Van Dung")]);
+        assert_eq!(kinds("Chú Ba gọi"), vec![(Name, "Ba")]);
+        // Addresses: a street named after a woman, hamlets after a residence cue.
+        assert_eq!(
+            kinds("địa chỉ 56/7 Bùi Thị Xuân, quận 1"),
+            vec![(Address, "56/7 Bùi Thị Xuân")]
+        );
+        assert_eq!(
+            kinds("Địa chỉ thường trú: tổ 7, khu phố 4, phường Trảng Dài"),
+            vec![(Address, "tổ 7, khu phố 4")]
+        );
+        assert_eq!(
+            kinds("Thôn 5 và xóm 2 chưa được sàng lọc; đi ô tô 4 chỗ."),
+            vec![]
+        );
+        assert_eq!(
+            kinds("K45/12 Trần Cao Vân, thiết bị K190424"),
+            vec![(Address, "K45/12 Trần Cao Vân")]
+        );
+    }
+
+    #[test]
     fn scrub_is_idempotent_on_examples() {
         let t = "Chị Lan, Nguyễn Văn An, 0912345678, [NAME] Smith, số 12 đường Lê Lợi";
         let once = scrub(t).text;
@@ -1785,6 +2691,20 @@ mod tests {
         "123",
         "hẻm",
         "12/3",
+        "Chu",
+        "Thị",
+        "ở",
+        "thôn",
+        "tổ",
+        "ấp",
+        "Mark",
+        "Thompson",
+        "the",
+        "was",
+        "benh nhan",
+        "nguyen",
+        "thi",
+        "K12/3",
     ];
 
     fn soup() -> impl Strategy<Value = String> {

@@ -5,7 +5,9 @@
 //! A labelled span is found (typed) when a finding of the same kind covers it, and found
 //! (any kind) when any finding covers it: any placeholder protects the patient. A finding
 //! is correct when it overlaps a labelled span of its kind. `scrub_labelled.jsonl` was
-//! used while tuning; `scrub_holdout.jsonl` was written after tuning and is only measured.
+//! used while tuning; `scrub_holdout.jsonl` was written after the first round of tuning and
+//! its misses were fixed in the second round; `scrub_holdout2.jsonl` was written before the
+//! second round and never tuned on (its floors are what it reached, minus a margin).
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -184,15 +186,54 @@ fn labelled_set_meets_targets() {
 }
 
 #[test]
-fn holdout_set_is_measured() {
+fn holdout_set_meets_targets() {
     let Some(data) = option_holdout() else { return };
     let r = measure(data);
     print(
-        "scrub_holdout.jsonl (written after tuning; reported, not asserted per kind)",
+        "scrub_holdout.jsonl (written after the first round; its misses fixed in the second)",
         &r,
     );
-    // A floor only, so that a regression shows; the numbers are in docs/deidentification.md.
-    assert!(ratio(r.total.found_any, r.total.labelled) >= 0.80);
+    for (k, c) in &r.per_kind {
+        let recall = ratio(c.found_typed, c.labelled);
+        assert!(recall >= 0.98, "{k}: recall {recall:.3} < 0.98");
+    }
+    let precision = ratio(r.total.correct, r.total.findings);
+    assert!(precision >= 0.90, "overall precision {precision:.3} < 0.90");
+}
+
+#[test]
+fn holdout2_set_is_measured() {
+    let r = measure(include_str!("fixtures/scrub_holdout2.jsonl"));
+    print(
+        "scrub_holdout2.jsonl (written before the second round of changes; never tuned on)",
+        &r,
+    );
+    // Floors: the recall reached after the second round minus about 0.03, so that a
+    // regression shows. Not the 0.98 target: see docs/deidentification.md.
+    let floors = [
+        ("address", 0.82),
+        ("date_of_birth", 0.83),
+        ("email", 0.98),
+        ("insurance", 0.98),
+        ("name", 0.92),
+        ("national_id", 0.98),
+        ("old_id", 0.98),
+        ("other_id", 0.81),
+        ("phone", 0.98),
+    ];
+    for (k, floor) in floors {
+        let c = r.per_kind[k];
+        assert!(
+            c.labelled >= 15,
+            "{k}: only {} labelled instances",
+            c.labelled
+        );
+        let recall = ratio(c.found_typed, c.labelled);
+        assert!(recall >= floor, "{k}: recall {recall:.3} < {floor}");
+    }
+    assert!(ratio(r.total.found_typed, r.total.labelled) >= 0.92);
+    let precision = ratio(r.total.correct, r.total.findings);
+    assert!(precision >= 0.97, "overall precision {precision:.3} < 0.97");
 }
 
 fn option_holdout() -> Option<&'static str> {
