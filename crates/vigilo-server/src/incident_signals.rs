@@ -136,6 +136,17 @@ pub fn disproportionality(
 ) -> (Vec<Detection>, Vec<String>) {
     let mut detections = Vec::new();
     let mut notes = Vec::new();
+    // Products reported with more than one version: only for those can a version stand out
+    // from its product (with one version the two levels say the same thing).
+    let mut versions_seen: HashMap<&str, std::collections::HashSet<&str>> = HashMap::new();
+    for r in inputs {
+        if let (Some(p), Some(v)) = (&r.product_id, &r.version_id) {
+            versions_seen
+                .entry(p.as_str())
+                .or_default()
+                .insert(v.as_str());
+        }
+    }
     for level in ["product", "version"] {
         let mut builder = ReportTableBuilder::with_capacity(inputs.len());
         let mut members: HashMap<(String, String), Vec<String>> = HashMap::new();
@@ -146,6 +157,14 @@ pub fn disproportionality(
                 continue;
             };
             let (key, label, version_id) = if level == "version" {
+                let several = r
+                    .product_id
+                    .as_deref()
+                    .and_then(|p| versions_seen.get(p))
+                    .is_some_and(|v| v.len() > 1);
+                if !several {
+                    continue;
+                }
                 match (&r.version_id, &r.version) {
                     (Some(vid), Some(v)) => (
                         format!("{key}@{v}"),

@@ -235,8 +235,25 @@ impl Store {
         new: &NewIncident<'_>,
         clock: &ReportingClock,
     ) -> Result<Submission, StoreError> {
+        self.submit_incident_received(new, clock, self.now()).await
+    }
+
+    /// As [`Store::submit_incident`] for a report received at a given time in the past (the
+    /// demo's simulated pilot, a migration from another system). A time after now is refused.
+    pub async fn submit_incident_received(
+        &self,
+        new: &NewIncident<'_>,
+        clock: &ReportingClock,
+        received: time::OffsetDateTime,
+    ) -> Result<Submission, StoreError> {
+        if received > self.now() {
+            return Err(invalid(
+                "received_at",
+                "a report cannot be received in the future",
+            ));
+        }
         let input = new.input;
-        let now = self.now();
+        let now = received;
         let today = now.date();
         if let Some(first) = input.check(today).into_iter().next() {
             return Err(StoreError::Invalid {
@@ -260,7 +277,7 @@ impl Store {
             .as_deref()
             .map(|t| scrub(t.trim()).text)
             .filter(|t| !t.is_empty());
-        let received_at = self.now_text();
+        let received_at = crate::format_time(now);
         let received_on = iso_date::format(today);
         let deadline = clock.deadline(today, input.seriousness, input.public_health_threat);
         let facts = ReportFacts {

@@ -169,6 +169,12 @@ pub async fn load_demo(
     )
     .await?;
     tracing::info!(alerts = alerts.raised, "demo pilot: alerts");
+    let incidents = crate::demo_incidents::load(store, &products).await?;
+    tracing::info!(
+        reports = incidents.reports,
+        signals = %incidents.signals,
+        "demo pilot: incident reports"
+    );
     tracing::info!(
         facilities = pilot.facilities,
         deployments = pilot.deployments,

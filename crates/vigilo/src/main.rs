@@ -3,6 +3,7 @@
 
 mod demo;
 mod demo_appraisal;
+mod demo_incidents;
 mod demo_monitoring;
 mod import;
 mod report_cli;

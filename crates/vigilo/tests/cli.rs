@@ -321,6 +321,35 @@ fn demo_starts_fresh_and_never_touches_other_databases() {
     assert!(home.contains("Vigilo"));
     stop(child);
     assert!(d.join("vigilo-demo.db").exists());
+    // The demo's injected problem: the commune assistant's dosing advice in Đà Nẵng is
+    // found by the signal run (as a cluster there, and as a rise in reports per use).
+    let run = ok(&vigilo(
+        d,
+        &[
+            "signals",
+            "--stored",
+            "--database",
+            "sqlite://vigilo-demo.db",
+            "--format",
+            "json",
+        ],
+        None,
+    ));
+    let run: serde_json::Value = serde_json::from_str(&run).unwrap();
+    let signals = run["signals"].as_array().unwrap();
+    assert!(
+        signals
+            .iter()
+            .any(|s| s["method"] == "cluster" && s["region"] == "48"),
+        "{run}"
+    );
+    assert!(
+        signals
+            .iter()
+            .any(|s| s["method"] == "rate"
+                && s["product_label"].as_str().unwrap().contains("Trợ lý")),
+        "{run}"
+    );
     // A second demo in the same folder starts afresh.
     let (child, _) = start_demo(d, &[]);
     stop(child);
