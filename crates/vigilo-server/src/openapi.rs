@@ -32,6 +32,8 @@ use utoipa::{Modify, OpenApi};
         crate::incidents::api_submit, crate::incidents::api_preview,
         crate::incidents::api_list, crate::incidents::api_get,
         crate::incidents::api_public_counts,
+        crate::fhir_incidents::create, crate::fhir_incidents::search,
+        crate::fhir_incidents::read,
     ),
     components(schemas(Problem)),
     modifiers(&Security)
