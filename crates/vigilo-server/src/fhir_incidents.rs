@@ -280,11 +280,9 @@ fn device(v: &IncidentView) -> Value {
     let mut d = json!({ "resourceType": "Device", "id": "device" });
     match (&i.product_id, &v.product_name) {
         (Some(pid), name) => {
-            d["definition"] = json!({
-                "identifier": identifier(PRODUCT_SYSTEM, pid),
-                "display": name.clone().unwrap_or_default(),
-            });
+            d["definition"] = json!({ "identifier": identifier(PRODUCT_SYSTEM, pid) });
             if let Some(name) = name {
+                d["definition"]["display"] = json!(name);
                 d["deviceName"] = json!([{ "name": name, "type": "user-friendly-name" }]);
             }
         }
@@ -579,12 +577,15 @@ pub async fn search(
                 "search": { "mode": "match" },
             }));
         }
-        let bundle = json!({
+        let mut bundle = json!({
             "resourceType": "Bundle",
             "type": "searchset",
             "link": links,
-            "entry": entries,
         });
+        // FHIR JSON has no empty arrays: an empty page has no `entry`.
+        if !entries.is_empty() {
+            bundle["entry"] = Value::Array(entries);
+        }
         Ok(fhir_response(StatusCode::OK, &bundle))
     }
     .await;
