@@ -117,7 +117,7 @@ pub fn set_cookie(
 }
 
 fn is_api_path(path: &str) -> bool {
-    path.starts_with("/api/") || path.starts_with("/federation/")
+    path.starts_with("/api/") || path.starts_with("/federation/") || path.starts_with("/fhir/")
 }
 
 /// Builds the [`Ctx`], runs the request, then renders any error in the user's

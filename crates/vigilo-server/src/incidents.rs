@@ -178,7 +178,7 @@ fn is_overdue(i: &Incident, today: time::Date) -> bool {
 }
 
 /// A field's problem in the reader's language.
-fn field_message(e: &FieldError, lang: Lang) -> String {
+pub(crate) fn field_message(e: &FieldError, lang: Lang) -> String {
     let (vi, en) = match (e.field.as_str(), e.code) {
         ("narrative", "required") => ("Hãy mô tả điều đã xảy ra.", "Describe what happened."),
         ("narrative", "too_short") => (
@@ -253,7 +253,7 @@ fn field_label(field: &str, lang: Lang) -> &'static str {
     }
 }
 
-fn nonempty(v: &Option<String>) -> Option<String> {
+pub(crate) fn nonempty(v: &Option<String>) -> Option<String> {
     v.as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -306,7 +306,7 @@ fn vocab<T: std::str::FromStr<Err = vigilo_core::directory::UnknownCode>>(
 
 /// Turns a body into a checked input: every problem, per field, at once. Names (facility
 /// code, version label) are resolved to ids here.
-async fn to_input(
+pub(crate) async fn to_input(
     state: &AppState,
     ctx: &Ctx,
     b: &IncidentBody,
@@ -420,7 +420,7 @@ fn reporter_org(ctx: &Ctx) -> Option<&str> {
 }
 
 /// Anonymous reports pass the rate limiter; accounts are accountable and do not.
-fn limit(state: &AppState, ctx: &Ctx, peer: SocketAddr) -> AppResult<()> {
+pub(crate) fn limit(state: &AppState, ctx: &Ctx, peer: SocketAddr) -> AppResult<()> {
     if ctx.user.is_some() {
         return Ok(());
     }
@@ -437,7 +437,7 @@ fn limit(state: &AppState, ctx: &Ctx, peer: SocketAddr) -> AppResult<()> {
     })
 }
 
-async fn file(
+pub(crate) async fn file(
     state: &AppState,
     ctx: &Ctx,
     input: &IncidentInput,
@@ -620,7 +620,7 @@ pub async fn api_list(
 }
 
 /// The report if the caller may see it: staff, or the manufacturer of its product.
-async fn incident_for(state: &AppState, ctx: &Ctx, id: &str) -> AppResult<IncidentView> {
+pub(crate) async fn incident_for(state: &AppState, ctx: &Ctx, id: &str) -> AppResult<IncidentView> {
     let v = state
         .store
         .incident(id)

@@ -10,6 +10,7 @@ pub mod ctx;
 pub mod directory;
 pub mod error;
 pub mod extract;
+pub mod fhir_incidents;
 pub mod i18n;
 pub mod impact;
 pub mod incident_signals;

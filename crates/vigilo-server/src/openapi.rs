@@ -34,6 +34,8 @@ use utoipa::{Modify, OpenApi};
         crate::incidents::api_public_counts,
         crate::signals::api_list, crate::signals::api_get,
         crate::notices::api_list, crate::notices::api_acknowledge,
+        crate::fhir_incidents::create, crate::fhir_incidents::search,
+        crate::fhir_incidents::read,
     ),
     components(schemas(Problem)),
     modifiers(&Security)

@@ -5,8 +5,8 @@
 use crate::ctx::{access_layer, access_log, context_layer, security_headers, Ctx};
 use crate::error::{AppError, ErrorCode};
 use crate::{
-    api, appraisal, directory, impact, incidents, monitoring, monitoring_alerts, monitoring_report,
-    notices, orgs, pages, products, sandbox, signals, AppState,
+    api, appraisal, directory, fhir_incidents, impact, incidents, monitoring, monitoring_alerts,
+    monitoring_report, notices, orgs, pages, products, sandbox, signals, AppState,
 };
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
@@ -358,6 +358,25 @@ pub fn route_table() -> Vec<RouteSpec> {
             "/api/v1/incidents/{id}",
             VENDOR_OR_STAFF,
             get(incidents::api_get),
+        ),
+        // HL7 FHIR R4: the same reports as AdverseEvent resources.
+        spec(
+            M::POST,
+            "/fhir/r4/AdverseEvent",
+            Public,
+            post(fhir_incidents::create),
+        ),
+        spec(
+            M::GET,
+            "/fhir/r4/AdverseEvent",
+            STAFF,
+            get(fhir_incidents::search),
+        ),
+        spec(
+            M::GET,
+            "/fhir/r4/AdverseEvent/{id}",
+            VENDOR_OR_STAFF,
+            get(fhir_incidents::read),
         ),
         // Monitoring
         spec(M::GET, "/pilot", Public, get(monitoring::pilot_page)),

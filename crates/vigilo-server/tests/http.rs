@@ -115,7 +115,7 @@ async fn every_route_checks_its_access(backend: Backend) {
                 "{} {path}: public route answered {status:?}",
                 r.method
             ),
-            _ if path.starts_with("/api/") => {
+            _ if path.starts_with("/api/") || path.starts_with("/fhir/") => {
                 assert_eq!(
                     status,
                     Outcome::Unauthenticated,

@@ -1,0 +1,1004 @@
+//! Early warning over HL7 FHIR R4: incident reports as `AdverseEvent` resources, out
+//! (one report, and a searchset Bundle for reviewers) and in (a public intake beside the
+//! JSON API, through the same checks, rate limiter and de-identification).
+//!
+//! The mapping, element by element, is in `docs/fhir.md`. No patient identity ever
+//! leaves or enters: the subject is an anonymous contained Patient carrying at most the
+//! sex and the age band, and the narrative is the stored, de-identified text.
+
+use crate::ctx::{urlencode, Ctx};
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::extract::ApiQuery;
+use crate::incidents::{
+    field_message, file, incident_for, limit, nonempty, to_input, IncidentBody,
+};
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use vigilo_core::directory::FieldError;
+use vigilo_core::incident::{IncidentSource, PatientSex, ReporterKind, Seriousness};
+use vigilo_core::Lang;
+use vigilo_store::{IncidentCode, IncidentFilter, IncidentView};
+
+pub const FHIR_JSON: &str = "application/fhir+json";
+
+/// Identifier system of the receipt number (`SC-2026-000123`).
+pub const RECEIPT_SYSTEM: &str = "urn:vigilo:incident-receipt";
+/// Identifier system of a client's own key for a report: a resend files it once.
+pub const CLIENT_KEY_SYSTEM: &str = "urn:vigilo:client-key";
+/// Identifier system of directory products (the same as the directory's DeviceDefinition).
+pub const PRODUCT_SYSTEM: &str = "urn:vigilo:product";
+pub const FACILITY_SYSTEM: &str = "urn:vigilo:facility-code";
+pub const PROVINCE_SYSTEM: &str = "urn:vigilo:province-code";
+/// IMDRF Adverse Event Terminology. HL7 Terminology (THO) registers no canonical URI for
+/// it (checked 2026); this is the publisher's page for the terminology, see docs/fhir.md.
+pub const IMDRF_SYSTEM: &str =
+    "https://www.imdrf.org/documents/terminologies/imdrf-adverse-event-terminology";
+/// Vigilo's own codes for AI-specific problems (`codes/ai_codes.toml`).
+pub const AI_CODE_SYSTEM: &str = "urn:vigilo:ai-code";
+pub const SERIOUSNESS_SYSTEM: &str =
+    "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness";
+pub const SEVERITY_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/adverse-event-severity";
+pub const OUTCOME_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/adverse-event-outcome";
+pub const CATEGORY_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/adverse-event-category";
+/// Extensions (absolute URIs, Vigilo's own).
+pub const EXT_REPORTER_KIND: &str = "urn:vigilo:reporter-kind";
+pub const EXT_PUBLIC_HEALTH_THREAT: &str = "urn:vigilo:public-health-threat";
+pub const EXT_AGE_BAND: &str = "urn:vigilo:patient-age-band";
+pub const EXT_NARRATIVE: &str = "urn:vigilo:narrative";
+
+/// Element names of the R4 AdverseEvent resource (hl7.org/fhir/R4/adverseevent.html); a
+/// test keeps our output inside this set.
+pub const FHIR_ADVERSE_EVENT_ELEMENTS: &[&str] = &[
+    "resourceType",
+    "id",
+    "meta",
+    "implicitRules",
+    "language",
+    "text",
+    "contained",
+    "extension",
+    "modifierExtension",
+    "identifier",
+    "actuality",
+    "category",
+    "event",
+    "subject",
+    "encounter",
+    "date",
+    "detected",
+    "recordedDate",
+    "resultingCondition",
+    "location",
+    "seriousness",
+    "severity",
+    "outcome",
+    "recorder",
+    "contributor",
+    "suspectEntity",
+    "subjectMedicalHistory",
+    "referenceDocument",
+    "study",
+];
+
+// ---- small builders ----
+
+fn coding(system: &str, code: &str, display: &str) -> Value {
+    json!({ "system": system, "code": code, "display": display })
+}
+
+fn concept(system: &str, code: &str, display: &str) -> Value {
+    json!({ "coding": [coding(system, code, display)] })
+}
+
+fn identifier(system: &str, value: &str) -> Value {
+    json!({ "system": system, "value": value })
+}
+
+fn extension(url: &str, kind: &str, value: Value) -> Value {
+    let mut e = Map::new();
+    e.insert("url".into(), Value::String(url.into()));
+    e.insert(format!("value{kind}"), value);
+    Value::Object(e)
+}
+
+/// Text for XHTML: the five characters that matter escaped, line breaks kept as `<br/>`.
+pub fn xhtml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' => out.push_str("<br/>"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The text of an XHTML fragment: tags dropped (`<br>` and block ends become line
+/// breaks), character references decoded.
+pub fn xhtml_text(div: &str) -> String {
+    let mut out = String::with_capacity(div.len());
+    let mut rest = div;
+    while let Some(start) = rest.find(['<', '&']) {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        if tail.starts_with('<') {
+            let end = tail.find('>').map_or(tail.len(), |e| e + 1);
+            let tag = tail[1..end.saturating_sub(1).max(1)]
+                .trim()
+                .to_ascii_lowercase();
+            let name: String = tag
+                .trim_start_matches('/')
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            let closing = tag.starts_with('/');
+            if name == "br" || (closing && matches!(name.as_str(), "p" | "div" | "li" | "tr")) {
+                out.push('\n');
+            }
+            rest = &tail[end..];
+        } else {
+            let end = tail.find(';').filter(|e| *e <= 10);
+            match end.and_then(|e| decode_entity(&tail[1..e]).map(|c| (c, e))) {
+                Some((c, e)) => {
+                    out.push(c);
+                    rest = &tail[e + 1..];
+                }
+                None => {
+                    out.push('&');
+                    rest = &tail[1..];
+                }
+            }
+        }
+    }
+    out.push_str(rest);
+    // Collapse the line breaks the markup added around blocks.
+    out.lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_string()
+}
+
+fn decode_entity(name: &str) -> Option<char> {
+    match name {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        "nbsp" => Some('\u{a0}'),
+        _ => {
+            let num = name.strip_prefix('#')?;
+            let n = match num.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                None => num.parse().ok()?,
+            };
+            char::from_u32(n)
+        }
+    }
+}
+
+// ---- out ----
+
+/// Where the report happened, as the store knows it.
+#[derive(Debug, Clone, Default)]
+pub struct Place {
+    pub facility_code: Option<String>,
+    pub facility_name: Option<String>,
+    pub province_code: Option<String>,
+    pub province_name: Option<String>,
+}
+
+/// How Vigilo's seriousness reads in FHIR: actuality, seriousness, severity, outcome.
+/// Inverted by [`seriousness_from`]; the table is in docs/fhir.md.
+pub fn fhir_seriousness(
+    s: Seriousness,
+) -> (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+) {
+    match s {
+        Seriousness::Death => ("actual", "serious", Some("severe"), Some("fatal")),
+        Seriousness::SeriousInjury => ("actual", "serious", Some("severe"), None),
+        Seriousness::OtherInjury => ("actual", "non-serious", Some("moderate"), None),
+        Seriousness::Malfunction => ("actual", "non-serious", None, None),
+        Seriousness::NearMiss => ("potential", "non-serious", None, None),
+    }
+}
+
+fn display_of(code: &str) -> &'static str {
+    match code {
+        "serious" => "Serious",
+        "non-serious" => "Non-serious",
+        "mild" => "Mild",
+        "moderate" => "Moderate",
+        "severe" => "Severe",
+        "fatal" => "Fatal",
+        _ => "",
+    }
+}
+
+fn event_concept(codes: &[IncidentCode]) -> Option<Value> {
+    if codes.is_empty() {
+        return None;
+    }
+    let ai = vigilo_core::codes::ai_codes();
+    let codings: Vec<Value> = codes
+        .iter()
+        .map(|c| {
+            if c.system == "ai" {
+                let term = ai
+                    .iter()
+                    .find(|a| a.code == c.code)
+                    .map(|a| a.term(Lang::En))
+                    .unwrap_or_default();
+                coding(AI_CODE_SYSTEM, &c.code, term)
+            } else {
+                json!({ "system": IMDRF_SYSTEM, "code": c.code })
+            }
+        })
+        .collect();
+    Some(json!({ "coding": codings }))
+}
+
+fn subject(i: &vigilo_store::Incident) -> (Value, Value) {
+    let mut patient = json!({ "resourceType": "Patient", "id": "patient" });
+    if let Some(sex) = i
+        .patient_sex
+        .as_deref()
+        .and_then(|s| s.parse::<PatientSex>().ok())
+    {
+        patient["gender"] = json!(sex.code());
+    }
+    if let Some(band) = &i.patient_age_band {
+        patient["extension"] = json!([extension(EXT_AGE_BAND, "Code", json!(band))]);
+    }
+    let reference = json!({ "reference": "#patient", "display": "patient not identified" });
+    (patient, reference)
+}
+
+fn device(v: &IncidentView) -> Value {
+    let i = &v.incident;
+    let mut d = json!({ "resourceType": "Device", "id": "device" });
+    match (&i.product_id, &v.product_name) {
+        (Some(pid), name) => {
+            d["definition"] = json!({ "identifier": identifier(PRODUCT_SYSTEM, pid) });
+            if let Some(name) = name {
+                d["definition"]["display"] = json!(name);
+                d["deviceName"] = json!([{ "name": name, "type": "user-friendly-name" }]);
+            }
+        }
+        (None, _) => {
+            if let Some(text) = &i.product_text {
+                d["deviceName"] = json!([{ "name": text, "type": "patient-reported-name" }]);
+            }
+        }
+    }
+    if let Some(version) = &v.version {
+        d["version"] = json!([{ "value": version }]);
+    }
+    d
+}
+
+fn device_label(v: &IncidentView) -> String {
+    let name = v
+        .product_name
+        .clone()
+        .or_else(|| v.incident.product_text.clone())
+        .unwrap_or_else(|| "product not identified".into());
+    match &v.version {
+        Some(ver) => format!("{name} {ver}"),
+        None => name,
+    }
+}
+
+fn location(place: &Place) -> Option<Value> {
+    if let Some(code) = &place.facility_code {
+        return Some(json!({
+            "identifier": identifier(FACILITY_SYSTEM, code),
+            "display": place.facility_name.clone().unwrap_or_else(|| code.clone()),
+        }));
+    }
+    place.province_code.as_ref().map(|code| {
+        json!({
+            "identifier": identifier(PROVINCE_SYSTEM, code),
+            "display": place.province_name.clone().unwrap_or_else(|| code.clone()),
+        })
+    })
+}
+
+fn recorder(kind: &str) -> Option<Value> {
+    let (ty, display) = match kind.parse::<ReporterKind>().ok()? {
+        ReporterKind::HealthWorker => ("Practitioner", "health worker (not identified)"),
+        ReporterKind::Patient => ("RelatedPerson", "patient or family (not identified)"),
+        _ => return None,
+    };
+    Some(json!({ "type": ty, "display": display }))
+}
+
+/// A stored report as an R4 AdverseEvent. Pure: the caller fetches codes and place.
+pub fn adverse_event(v: &IncidentView, codes: &[IncidentCode], place: &Place) -> Value {
+    let i = &v.incident;
+    let seriousness = i
+        .seriousness
+        .parse::<Seriousness>()
+        .unwrap_or(Seriousness::Malfunction);
+    let (actuality, serious, severity, outcome) = fhir_seriousness(seriousness);
+    let (patient, subject_ref) = subject(i);
+    let mut extensions = vec![extension(EXT_REPORTER_KIND, "Code", json!(i.reporter_kind))];
+    if i.public_health_threat != 0 {
+        extensions.push(extension(EXT_PUBLIC_HEALTH_THREAT, "Boolean", json!(true)));
+    }
+    let mut doc = json!({
+        "resourceType": "AdverseEvent",
+        "id": i.id,
+        "text": {
+            "status": "additional",
+            "div": format!(
+                "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>{}</p></div>",
+                xhtml_escape(&i.narrative)
+            ),
+        },
+        "contained": [patient, device(v)],
+        "extension": extensions,
+        "identifier": identifier(RECEIPT_SYSTEM, &i.receipt),
+        "actuality": actuality,
+        "category": [concept(CATEGORY_SYSTEM, "product-problem", "Product Problem")],
+        "subject": subject_ref,
+        "recordedDate": i.received_at,
+        "seriousness": concept(SERIOUSNESS_SYSTEM, serious, display_of(serious)),
+        "suspectEntity": [{ "instance": { "reference": "#device", "display": device_label(v) } }],
+    });
+    let mut set = |k: &str, val: Option<Value>| {
+        if let Some(val) = val {
+            doc[k] = val;
+        }
+    };
+    set("event", event_concept(codes));
+    set("date", i.occurred_on.clone().map(Value::String));
+    set("detected", i.aware_on.clone().map(Value::String));
+    set("location", location(place));
+    set(
+        "severity",
+        severity.map(|s| concept(SEVERITY_SYSTEM, s, display_of(s))),
+    );
+    set(
+        "outcome",
+        outcome.map(|o| concept(OUTCOME_SYSTEM, o, display_of(o))),
+    );
+    set("recorder", recorder(&i.reporter_kind));
+    doc
+}
+
+async fn place_of(state: &AppState, ctx: &Ctx, v: &IncidentView) -> AppResult<Place> {
+    let store = &state.store;
+    let mut place = Place {
+        facility_name: v.facility_name.clone(),
+        province_code: v.incident.province_code.clone(),
+        ..Place::default()
+    };
+    if let Some(fid) = &v.incident.facility_id {
+        place.facility_code = store
+            .organisation(fid)
+            .await
+            .map_err(ctx.store_err())?
+            .map(|o| o.code);
+    }
+    if let Some(code) = &place.province_code {
+        place.province_name = store
+            .admin_unit(code)
+            .await
+            .map_err(ctx.store_err())?
+            .map(|u| u.name);
+    }
+    Ok(place)
+}
+
+async fn resource_of(state: &AppState, ctx: &Ctx, v: &IncidentView) -> AppResult<Value> {
+    let codes = state
+        .store
+        .incident_codes(&v.incident.id)
+        .await
+        .map_err(ctx.store_err())?;
+    let place = place_of(state, ctx, v).await?;
+    Ok(adverse_event(v, &codes, &place))
+}
+
+fn fhir_response(status: StatusCode, doc: &Value) -> Response {
+    (status, [(header::CONTENT_TYPE, FHIR_JSON)], doc.to_string()).into_response()
+}
+
+/// One OperationOutcome issue.
+pub struct Issue {
+    pub code: &'static str,
+    pub expression: Option<String>,
+    pub diagnostics: String,
+}
+
+pub fn operation_outcome(issues: &[Issue]) -> Value {
+    let issues: Vec<Value> = issues
+        .iter()
+        .map(|i| {
+            let mut v =
+                json!({ "severity": "error", "code": i.code, "diagnostics": i.diagnostics });
+            if let Some(e) = &i.expression {
+                v["expression"] = json!([e]);
+            }
+            v
+        })
+        .collect();
+    json!({ "resourceType": "OperationOutcome", "issue": issues })
+}
+
+/// An error of the table as an OperationOutcome, in the request's language.
+fn outcome_error(lang: Lang, e: AppError) -> Response {
+    let spec = e.code.spec();
+    let code = match e.code {
+        ErrorCode::NotFound => "not-found",
+        ErrorCode::MalformedJson => "structure",
+        ErrorCode::InvalidInput => "invalid",
+        ErrorCode::PayloadTooLarge => "too-costly",
+        ErrorCode::UnsupportedMediaType | ErrorCode::MethodNotAllowed => "not-supported",
+        ErrorCode::Unauthenticated | ErrorCode::LoginFailed => "login",
+        ErrorCode::Forbidden | ErrorCode::CsrfFailed => "forbidden",
+        ErrorCode::Conflict => "conflict",
+        ErrorCode::TooManyRequests => "throttled",
+        ErrorCode::Unavailable => "transient",
+        ErrorCode::Internal => "exception",
+    };
+    let diagnostics = match e.detail {
+        Some(d) => format!("{}: {d}", e.code.message(lang)),
+        None => e.code.message(lang).to_string(),
+    };
+    let mut resp = fhir_response(
+        spec.status,
+        &operation_outcome(&[Issue {
+            code,
+            expression: None,
+            diagnostics,
+        }]),
+    );
+    if let Some(secs) = e.retry_after {
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    resp
+}
+
+fn or_outcome(lang: Lang, r: AppResult<Response>) -> Response {
+    r.unwrap_or_else(|e| outcome_error(lang, e))
+}
+
+#[utoipa::path(get, path = "/fhir/r4/AdverseEvent/{id}", tag = "early-warning",
+    params(("id" = String, Path, description = "Report id")),
+    responses((status = 200, description = "HL7 FHIR R4 AdverseEvent (application/fhir+json)"),
+              (status = 404, description = "OperationOutcome: no such report, or not yours")))]
+pub async fn read(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Arc<Ctx>>,
+    Path(id): Path<String>,
+) -> Response {
+    let r = async {
+        let v = incident_for(&state, &ctx, &id).await?;
+        let doc = resource_of(&state, &ctx, &v).await?;
+        Ok(fhir_response(StatusCode::OK, &doc))
+    }
+    .await;
+    or_outcome(ctx.lang, r)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct SearchQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[serde(rename = "_count")]
+    pub count: Option<u32>,
+    /// From the `next` link of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// `scheme://host/fhir/r4`, for the absolute URLs a Bundle needs; relative without a Host.
+fn base_url(ctx: &Ctx, headers: &HeaderMap) -> String {
+    match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+        Some(host) => format!(
+            "{}://{host}/fhir/r4",
+            if ctx.secure { "https" } else { "http" }
+        ),
+        None => "/fhir/r4".into(),
+    }
+}
+
+#[utoipa::path(get, path = "/fhir/r4/AdverseEvent", tag = "early-warning",
+    params(SearchQuery),
+    responses((status = 200, description = "HL7 FHIR R4 searchset Bundle of AdverseEvent, newest first, with a `next` link"),
+              (status = 400, description = "OperationOutcome: bad cursor")))]
+pub async fn search(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Arc<Ctx>>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+) -> Response {
+    let r = async {
+        let count = q.count.unwrap_or(20).clamp(1, 100);
+        let before = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+            Some(c) => Some(
+                c.split_once('~')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .ok_or_else(|| {
+                        AppError::invalid("cursor: use the next link of the previous page")
+                    })?,
+            ),
+            None => None,
+        };
+        let filter = IncidentFilter {
+            before: before.clone(),
+            limit: count,
+            ..IncidentFilter::default()
+        };
+        let rows = state.store.incidents(&filter).await.map_err(ctx.store_err())?;
+        let base = base_url(&ctx, &headers);
+        let mut self_url = format!("{base}/AdverseEvent?_count={count}");
+        if let Some((at, id)) = &before {
+            self_url.push_str(&format!("&cursor={}", urlencode(&format!("{at}~{id}"))));
+        }
+        let mut links = vec![json!({ "relation": "self", "url": self_url })];
+        if rows.len() == count as usize {
+            if let Some(last) = rows.last() {
+                let cursor = format!("{}~{}", last.incident.received_at, last.incident.id);
+                links.push(json!({
+                    "relation": "next",
+                    "url": format!("{base}/AdverseEvent?_count={count}&cursor={}", urlencode(&cursor)),
+                }));
+            }
+        }
+        let mut entries = Vec::with_capacity(rows.len());
+        for v in &rows {
+            entries.push(json!({
+                "fullUrl": format!("{base}/AdverseEvent/{}", v.incident.id),
+                "resource": resource_of(&state, &ctx, v).await?,
+                "search": { "mode": "match" },
+            }));
+        }
+        let mut bundle = json!({
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "link": links,
+        });
+        // FHIR JSON has no empty arrays: an empty page has no `entry`.
+        if !entries.is_empty() {
+            bundle["entry"] = Value::Array(entries);
+        }
+        Ok(fhir_response(StatusCode::OK, &bundle))
+    }
+    .await;
+    or_outcome(ctx.lang, r)
+}
+
+// ---- in ----
+
+/// A problem of an incoming resource, before the intake's own checks.
+struct Problem {
+    expression: &'static str,
+    vi: &'static str,
+    en: &'static str,
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key)?
+        .as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// The values of an element that may be one object or an array of them.
+fn each(v: Option<&Value>) -> Vec<&Value> {
+    match v {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(Value::Null) | None => Vec::new(),
+        Some(one) => vec![one],
+    }
+}
+
+fn codes_of(concept: Option<&Value>) -> Vec<(&str, &str)> {
+    each(concept.and_then(|c| c.get("coding")))
+        .into_iter()
+        .filter_map(|c| Some((str_of(c, "system").unwrap_or(""), str_of(c, "code")?)))
+        .collect()
+}
+
+fn has_code(concept: Option<&Value>, system: &str, code: &str) -> bool {
+    codes_of(concept)
+        .iter()
+        .any(|(s, c)| (s.is_empty() || *s == system) && c.eq_ignore_ascii_case(code))
+}
+
+fn extension_value<'a>(v: &'a Value, url: &str) -> Option<&'a Value> {
+    each(v.get("extension")).into_iter().find_map(|e| {
+        if str_of(e, "url") != Some(url) {
+            return None;
+        }
+        e.as_object()?
+            .iter()
+            .find(|(k, _)| k.starts_with("value"))
+            .map(|(_, val)| val)
+    })
+}
+
+fn identifier_value<'a>(v: Option<&'a Value>, system: &str) -> Option<&'a str> {
+    each(v)
+        .into_iter()
+        .find(|i| str_of(i, "system") == Some(system))
+        .and_then(|i| str_of(i, "value"))
+}
+
+/// The contained resource a `#id` reference points to.
+fn contained<'a>(doc: &'a Value, reference: Option<&Value>) -> Option<&'a Value> {
+    let id = reference
+        .and_then(|r| str_of(r, "reference"))?
+        .strip_prefix('#')?;
+    each(doc.get("contained"))
+        .into_iter()
+        .find(|c| str_of(c, "id") == Some(id))
+}
+
+/// Vigilo's seriousness from actuality, seriousness, outcome and severity (the inverse
+/// of [`fhir_seriousness`], lenient for resources written elsewhere).
+pub fn seriousness_from(doc: &Value) -> Option<Seriousness> {
+    if str_of(doc, "actuality") == Some("potential") {
+        return Some(Seriousness::NearMiss);
+    }
+    let seriousness = doc.get("seriousness");
+    if has_code(doc.get("outcome"), OUTCOME_SYSTEM, "fatal") {
+        return Some(Seriousness::Death);
+    }
+    if has_code(seriousness, SERIOUSNESS_SYSTEM, "serious") {
+        return Some(Seriousness::SeriousInjury);
+    }
+    let severity = doc.get("severity");
+    let harmed = ["mild", "moderate", "severe"]
+        .iter()
+        .any(|c| has_code(severity, SEVERITY_SYSTEM, c));
+    if has_code(seriousness, SERIOUSNESS_SYSTEM, "non-serious") {
+        return Some(if harmed {
+            Seriousness::OtherInjury
+        } else {
+            Seriousness::Malfunction
+        });
+    }
+    harmed.then_some(Seriousness::OtherInjury)
+}
+
+fn reporter_kind_from(doc: &Value) -> String {
+    if let Some(code) = extension_value(doc, EXT_REPORTER_KIND).and_then(Value::as_str) {
+        return code.to_string();
+    }
+    let Some(rec) = doc.get("recorder") else {
+        return String::new();
+    };
+    let ty = str_of(rec, "type")
+        .or_else(|| str_of(rec, "reference").and_then(|r| r.split('/').next()))
+        .unwrap_or("");
+    match ty {
+        "Practitioner" | "PractitionerRole" => ReporterKind::HealthWorker.code().into(),
+        "Patient" | "RelatedPerson" => ReporterKind::Patient.code().into(),
+        _ => String::new(),
+    }
+}
+
+/// The product: a directory id (on the contained Device's definition, the Device, or the
+/// instance reference), else the name the sender gives as free text.
+fn product_from(doc: &Value, body: &mut IncidentBody) {
+    let Some(instance) = each(doc.get("suspectEntity"))
+        .into_iter()
+        .find_map(|s| s.get("instance"))
+    else {
+        return;
+    };
+    let device = contained(doc, Some(instance));
+    let product_id = device
+        .and_then(|d| d.get("definition"))
+        .and_then(|def| identifier_value(def.get("identifier"), PRODUCT_SYSTEM))
+        .or_else(|| device.and_then(|d| identifier_value(d.get("identifier"), PRODUCT_SYSTEM)))
+        .or_else(|| identifier_value(instance.get("identifier"), PRODUCT_SYSTEM));
+    let version = device
+        .and_then(|d| each(d.get("version")).into_iter().next())
+        .and_then(|v| str_of(v, "value"));
+    let name = device
+        .and_then(|d| each(d.get("deviceName")).into_iter().next())
+        .and_then(|n| str_of(n, "name"))
+        .or_else(|| str_of(instance, "display"));
+    match product_id {
+        Some(pid) => {
+            body.product_id = Some(pid.into());
+            body.version = version.map(Into::into);
+        }
+        None => {
+            body.product_text = name.map(|n| match version {
+                Some(v) if !n.contains(v) => format!("{n} {v}"),
+                _ => n.to_string(),
+            });
+        }
+    }
+}
+
+fn place_from(doc: &Value, body: &mut IncidentBody) {
+    let Some(loc) = doc.get("location") else {
+        return;
+    };
+    for id in each(loc.get("identifier")) {
+        let Some(value) = str_of(id, "value") else {
+            continue;
+        };
+        if str_of(id, "system") == Some(PROVINCE_SYSTEM) {
+            body.province_code = Some(value.into());
+        } else {
+            body.facility_code = Some(value.into());
+        }
+    }
+}
+
+fn patient_from(doc: &Value, body: &mut IncidentBody, problems: &mut Vec<Problem>) {
+    let Some(patient) = contained(doc, doc.get("subject")) else {
+        return;
+    };
+    match str_of(patient, "gender") {
+        Some(g @ ("female" | "male")) => body.patient_sex = Some(g.into()),
+        Some("other" | "unknown") | None => {}
+        Some(_) => problems.push(Problem {
+            expression: "AdverseEvent.subject",
+            vi: "Giới tính phải là female, male, other hoặc unknown.",
+            en: "gender must be female, male, other or unknown.",
+        }),
+    }
+    body.patient_age_band = extension_value(patient, EXT_AGE_BAND)
+        .and_then(Value::as_str)
+        .map(Into::into);
+}
+
+fn narrative_from(doc: &Value) -> String {
+    if let Some(text) = extension_value(doc, EXT_NARRATIVE).and_then(Value::as_str) {
+        return text.trim().to_string();
+    }
+    doc.get("text")
+        .and_then(|t| str_of(t, "div"))
+        .map(xhtml_text)
+        .unwrap_or_default()
+}
+
+/// A FHIR date or dateTime as an ISO date (the intake keeps days).
+fn day_of(doc: &Value, key: &str) -> Option<String> {
+    let s = str_of(doc, key)?;
+    Some(
+        s.get(..10)
+            .filter(|_| s.len() > 10)
+            .unwrap_or(s)
+            .to_string(),
+    )
+}
+
+/// Maps an incoming AdverseEvent to the intake body. Event codes are not read: coding is
+/// the reviewer's work. Identity-bearing elements (subject identifiers, recorder
+/// references, encounter) are never read.
+fn body_of(doc: &Value) -> (IncidentBody, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let mut body = IncidentBody::default();
+    if str_of(doc, "resourceType") != Some("AdverseEvent") {
+        problems.push(Problem {
+            expression: "AdverseEvent.resourceType",
+            vi: "Tài nguyên phải là AdverseEvent.",
+            en: "The resource must be an AdverseEvent.",
+        });
+        return (body, problems);
+    }
+    body.reporter_kind = reporter_kind_from(doc);
+    body.seriousness = seriousness_from(doc)
+        .map(|s| s.code().to_string())
+        .unwrap_or_default();
+    body.public_health_threat =
+        extension_value(doc, EXT_PUBLIC_HEALTH_THREAT).and_then(Value::as_bool);
+    body.narrative = narrative_from(doc);
+    body.occurred_on = day_of(doc, "date");
+    body.aware_on = day_of(doc, "detected");
+    body.client_key = identifier_value(doc.get("identifier"), CLIENT_KEY_SYSTEM).map(Into::into);
+    product_from(doc, &mut body);
+    place_from(doc, &mut body);
+    patient_from(doc, &mut body, &mut problems);
+    (body, problems)
+}
+
+/// The AdverseEvent element an intake field comes from.
+fn expression_of(field: &str) -> &'static str {
+    match field {
+        "reporter_kind" => "AdverseEvent.recorder",
+        "seriousness" => "AdverseEvent.seriousness",
+        "narrative" => "AdverseEvent.text.div",
+        "product" | "product_text" | "version" => "AdverseEvent.suspectEntity",
+        "facility" | "province" => "AdverseEvent.location",
+        "occurred_on" => "AdverseEvent.date",
+        "aware_on" => "AdverseEvent.detected",
+        "patient_sex" | "patient_age_band" => "AdverseEvent.subject",
+        "client_key" => "AdverseEvent.identifier",
+        _ => "AdverseEvent",
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .is_some_and(|m| {
+            matches!(
+                m.as_str(),
+                "application/fhir+json" | "application/json" | "application/json+fhir"
+            )
+        })
+}
+
+fn invalid_outcome(issues: Vec<Issue>) -> Response {
+    fhir_response(StatusCode::BAD_REQUEST, &operation_outcome(&issues))
+}
+
+#[utoipa::path(post, path = "/fhir/r4/AdverseEvent", tag = "early-warning",
+    request_body(content = String, description = "HL7 FHIR R4 AdverseEvent", content_type = "application/fhir+json"),
+    responses((status = 201, description = "Filed: the stored AdverseEvent (de-identified narrative), with Location"),
+              (status = 200, description = "Already filed under this identifier (urn:vigilo:client-key)"),
+              (status = 400, description = "OperationOutcome naming every problem"),
+              (status = 415, description = "OperationOutcome: send application/fhir+json"),
+              (status = 429, description = "OperationOutcome: too many anonymous reports")))]
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Arc<Ctx>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let lang = ctx.lang;
+    let r = async {
+        limit(&state, &ctx, peer)?;
+        if !is_json(&headers) {
+            return Err(AppError::new(ErrorCode::UnsupportedMediaType).detail(
+                if lang == Lang::Vi {
+                    "gửi application/fhir+json"
+                } else {
+                    "send application/fhir+json"
+                },
+            ));
+        }
+        let bytes = body.map_err(|rej| {
+            if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::new(ErrorCode::PayloadTooLarge)
+            } else {
+                AppError::new(ErrorCode::MalformedJson).detail(rej.body_text())
+            }
+        })?;
+        let doc: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| AppError::new(ErrorCode::MalformedJson).detail(e.to_string()))?;
+        let (body, problems) = body_of(&doc);
+        let mut issues: Vec<Issue> = problems
+            .iter()
+            .map(|p| Issue {
+                code: "invalid",
+                expression: Some(p.expression.into()),
+                diagnostics: format!(
+                    "{}: {}",
+                    p.expression,
+                    if lang == Lang::Vi { p.vi } else { p.en }
+                ),
+            })
+            .collect();
+        if str_of(&doc, "resourceType") != Some("AdverseEvent") {
+            return Ok(invalid_outcome(issues));
+        }
+        let input = match to_input(&state, &ctx, &body).await? {
+            Ok(input) if issues.is_empty() => input,
+            Ok(_) => return Ok(invalid_outcome(issues)),
+            Err(errors) => {
+                issues.extend(errors.iter().map(|e: &FieldError| Issue {
+                    code: "invalid",
+                    expression: Some(expression_of(&e.field).into()),
+                    diagnostics: format!("{}: {}", expression_of(&e.field), field_message(e, lang)),
+                }));
+                return Ok(invalid_outcome(issues));
+            }
+        };
+        let s = file(
+            &state,
+            &ctx,
+            &input,
+            IncidentSource::Fhir,
+            nonempty(&body.client_key).as_deref(),
+        )
+        .await?;
+        let v = state
+            .store
+            .incident(&s.incident.id)
+            .await
+            .map_err(ctx.store_err())?
+            .ok_or_else(|| AppError::new(ErrorCode::Internal))?;
+        let doc = resource_of(&state, &ctx, &v).await?;
+        let status = if s.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        let mut resp = fhir_response(status, &doc);
+        if let Ok(loc) = HeaderValue::from_str(&format!("/fhir/r4/AdverseEvent/{}", v.incident.id))
+        {
+            resp.headers_mut().insert(header::LOCATION, loc);
+        }
+        Ok(resp)
+    }
+    .await;
+    or_outcome(lang, r)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn narrative_survives_xhtml() {
+        let text = "Kết quả <âm tính> & \"bình thường\"\nsau đó: 'dương tính'";
+        let div = format!(
+            "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>{}</p></div>",
+            xhtml_escape(text)
+        );
+        assert!(!div.contains("<âm"));
+        assert_eq!(xhtml_text(&div), text);
+        assert_eq!(
+            xhtml_text("<div><p>a &#x41;&#66; &unknown; b</p><p>c</p></div>"),
+            "a AB &unknown; b\nc"
+        );
+    }
+
+    #[test]
+    fn every_seriousness_maps_back_to_itself() {
+        for s in Seriousness::ALL {
+            let (actuality, serious, severity, outcome) = fhir_seriousness(*s);
+            let mut doc = json!({
+                "actuality": actuality,
+                "seriousness": concept(SERIOUSNESS_SYSTEM, serious, ""),
+            });
+            if let Some(sev) = severity {
+                doc["severity"] = concept(SEVERITY_SYSTEM, sev, "");
+            }
+            if let Some(o) = outcome {
+                doc["outcome"] = concept(OUTCOME_SYSTEM, o, "");
+            }
+            assert_eq!(seriousness_from(&doc), Some(*s), "{s:?}");
+        }
+        assert_eq!(seriousness_from(&json!({"actuality": "actual"})), None);
+    }
+
+    #[test]
+    fn operation_outcome_names_the_element() {
+        let o = operation_outcome(&[Issue {
+            code: "invalid",
+            expression: Some("AdverseEvent.date".into()),
+            diagnostics: "x".into(),
+        }]);
+        assert_eq!(o["issue"][0]["severity"], "error");
+        assert_eq!(o["issue"][0]["expression"][0], "AdverseEvent.date");
+    }
+}
