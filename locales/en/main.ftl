@@ -747,3 +747,6 @@ ntc-all-versions = All versions
 ntc-issue = Issue
 nav-notices = Safety notices
 prod-notices = Safety notices
+inc-possible-duplicates = Possible duplicates (vigiMatch-style match score)
+inc-mark-duplicate = Mark this report as its duplicate
+inc-not-duplicate = Not a duplicate

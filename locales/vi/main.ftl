@@ -747,3 +747,6 @@ ntc-all-versions = Mọi phiên bản
 ntc-issue = Ban hành
 nav-notices = Thông báo an toàn
 prod-notices = Thông báo an toàn
+inc-possible-duplicates = Có thể trùng lặp (điểm so khớp kiểu vigiMatch)
+inc-mark-duplicate = Đánh dấu báo cáo này là bản trùng
+inc-not-duplicate = Không phải bản trùng

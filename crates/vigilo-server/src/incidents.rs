@@ -1105,6 +1105,7 @@ struct DetailPage {
     redactions: Vec<(String, u32)>,
     codes: Vec<(String, String)>,
     suggestions: Vec<SuggestionView>,
+    duplicates: Vec<DuplicateView>,
     events: Vec<EventView>,
     messages: Vec<MessageView>,
     actions: Vec<Opt>,
@@ -1183,6 +1184,11 @@ async fn detail_view(
     } else {
         Vec::new()
     };
+    let duplicates = if ctx.is_staff() && v.incident.duplicate_of.is_none() {
+        duplicate_candidates(state, ctx, id, lang).await?
+    } else {
+        Vec::new()
+    };
     let i = &v.incident;
     render(
         &DetailPage {
@@ -1199,6 +1205,7 @@ async fn detail_view(
             redactions: redactions(&i.redactions_json).into_iter().collect(),
             codes,
             suggestions,
+            duplicates,
             events,
             messages,
             actions,
@@ -1212,6 +1219,94 @@ async fn detail_view(
         ctx,
         status,
     )
+}
+
+pub struct DuplicateView {
+    pub id: String,
+    pub receipt: String,
+    pub score: String,
+    pub agreements: String,
+}
+
+/// Likely duplicates of a report, vigiMatch style (`vigilo_core::incident_quality`): the
+/// strongest five above the matcher's threshold, with what agreed.
+async fn duplicate_candidates(
+    state: &AppState,
+    ctx: &Ctx,
+    id: &str,
+    lang: Lang,
+) -> AppResult<Vec<DuplicateView>> {
+    use vigilo_core::incident_quality::{DuplicateMatcher, MatchParams, DEFAULT_THRESHOLD};
+    let pool = state
+        .store
+        .duplicate_pool(id, 60)
+        .await
+        .map_err(ctx.store_err())?;
+    let Some((me, others)) = pool.split_first() else {
+        return Ok(Vec::new());
+    };
+    let matcher = DuplicateMatcher::new(MatchParams::default())
+        .map_err(|e| ctx.err(AppError::new(ErrorCode::Internal).detail(e.to_string())))?;
+    let mut out = Vec::new();
+    for (other, score) in matcher
+        .candidates(me, others, DEFAULT_THRESHOLD)
+        .into_iter()
+        .take(5)
+    {
+        let Some(v) = state
+            .store
+            .incident(&other)
+            .await
+            .map_err(ctx.store_err())?
+        else {
+            continue;
+        };
+        let agreements = score
+            .parts
+            .iter()
+            .filter(|p| p.weight > 0.0)
+            .map(|p| format!("{} ({})", p.field.label(lang), p.outcome))
+            .collect::<Vec<_>>()
+            .join(", ");
+        out.push(DuplicateView {
+            id: other,
+            receipt: v.incident.receipt,
+            score: format!("{:.1}", score.total),
+            agreements,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DuplicateForm {
+    /// The report this one duplicates; empty to undo.
+    #[serde(default)]
+    pub of: String,
+}
+
+pub async fn duplicate_submit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Arc<Ctx>>,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<DuplicateForm>,
+) -> AppResult<Response> {
+    let actor = ctx.user.as_ref().map(|u| u.id.clone()).unwrap_or_default();
+    let of = Some(form.of.trim()).filter(|o| !o.is_empty());
+    match state.store.mark_duplicate(&actor, &id, of).await {
+        Ok(()) => Ok(Redirect::to(&format!("/incidents/{id}")).into_response()),
+        Err(e @ vigilo_store::StoreError::Invalid { .. }) => {
+            detail_view(
+                &state,
+                &ctx,
+                &id,
+                vec![e.to_string()],
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(ctx.store_err()(e)),
+    }
 }
 
 pub struct SuggestionView {

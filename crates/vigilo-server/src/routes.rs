@@ -297,6 +297,12 @@ pub fn route_table() -> Vec<RouteSpec> {
         ),
         spec(
             M::POST,
+            "/incidents/{id}/duplicate",
+            STAFF,
+            post(incidents::duplicate_submit),
+        ),
+        spec(
+            M::POST,
             "/incidents/{id}/codes",
             STAFF,
             post(incidents::codes_submit),

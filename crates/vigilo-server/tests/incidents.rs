@@ -16,6 +16,7 @@ both_backends!(
     a_health_worker_reports_through_the_form,
     the_api_files_reports_and_refuses_bad_ones_and_floods,
     reviewers_triage_and_vendors_see_only_their_own,
+    likely_duplicates_are_proposed_and_merged,
 );
 
 fn config() -> ServerConfig {
@@ -507,6 +508,103 @@ async fn reviewers_triage_and_vendors_see_only_their_own(backend: Backend) {
     assert!(
         !page.contains("stopped reading images"),
         "no narrative in public"
+    );
+    s.stop().await;
+}
+
+async fn likely_duplicates_are_proposed_and_merged(backend: Backend) {
+    let Some(mut s) = TestServer::start(backend, config()).await else {
+        return;
+    };
+    let a = s.user("vendor-a", Role::Vendor, Some("MFR-A")).await;
+    s.user("rev", Role::Reviewer, None).await;
+    let (p, _) = s
+        .licensed_version(a.organisation_id.as_deref().unwrap(), "LaoScan", vec![])
+        .await;
+    let day = (s.store.now().date() - time::Duration::days(3)).to_string();
+    let other_day = (s.store.now().date() - time::Duration::days(20)).to_string();
+    let client = TestServer::client();
+    let mut ids = Vec::new();
+    for (kind, text) in [
+        ("health_worker", "LaoScan báo phim bình thường nhưng hai tuần sau người bệnh 56 tuổi ho ra máu, AFB dương tính."),
+        ("vendor", "Trạm y tế báo: LaoScan đọc phim bình thường, hai tuần sau người bệnh 56 tuổi ho ra máu và AFB dương tính."),
+        ("health_worker", "Máy đọc phim LaoScan treo khi khởi động, trạm không sàng lọc được trong một buổi sáng."),
+    ] {
+        let r: Value = client
+            .post(s.url("/api/v1/incidents"))
+            .json(&json!({"reporter_kind": kind, "product_id": p.id, "province_code": "01",
+                "occurred_on": if text.contains("treo") { &other_day } else { &day },
+                "seriousness": if text.contains("treo") { "malfunction" } else { "serious_injury" },
+                "patient_age_band": if text.contains("treo") { "15-44" } else { "45-64" }, "narrative": text}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let receipt = r["receipt"].as_str().unwrap().to_string();
+        ids.push((receipt.clone(), s.store.incident_by_receipt(&receipt).await.unwrap().unwrap().incident.id));
+    }
+    let rev = s.login("rev").await;
+    let page = rev
+        .get(s.url(&format!("/incidents/{}", ids[1].1)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let table = page
+        .split("id=\"duplicates\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no duplicates table: {page}"));
+    let table = table.split("</table>").next().unwrap();
+    assert!(
+        table.contains(&ids[0].0),
+        "the same event is proposed: {table}"
+    );
+    assert!(!table.contains(&ids[2].0), "a different event is not");
+    let csrf = vigilo_testkit::extract_csrf(&page).unwrap();
+    let r = rev
+        .post(s.url(&format!("/incidents/{}/duplicate", ids[1].1)))
+        .form(&[("csrf", csrf.as_str()), ("of", ids[0].1.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let v = s.store.incident(&ids[1].1).await.unwrap().unwrap();
+    assert_eq!(v.incident.duplicate_of.as_deref(), Some(ids[0].1.as_str()));
+    // Counted once in public: two reports, one of them a duplicate.
+    let counts: Value = client
+        .get(s.url("/api/v1/public/incident-counts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(counts["total"]["shown"], "<5");
+    let rows = s
+        .store
+        .incident_counts(vigilo_store::CountBy::Seriousness, None)
+        .await
+        .unwrap();
+    assert_eq!(rows.iter().map(|c| c.n).sum::<i64>(), 2);
+    // Undo.
+    rev.post(s.url(&format!("/incidents/{}/duplicate", ids[1].1)))
+        .form(&[("csrf", csrf.as_str()), ("of", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        s.store
+            .incident(&ids[1].1)
+            .await
+            .unwrap()
+            .unwrap()
+            .incident
+            .duplicate_of,
+        None
     );
     s.stop().await;
 }

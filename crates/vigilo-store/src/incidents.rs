@@ -1074,6 +1074,55 @@ impl Store {
         Ok(outcome)
     }
 
+    /// A report and the reports that could be its duplicates (same product or same
+    /// province, event within `days` days, not themselves duplicates), as the matcher reads
+    /// them. The report itself comes first; at most 500 others, the latest first.
+    pub async fn duplicate_pool(
+        &self,
+        id: &str,
+        days: i64,
+    ) -> Result<Vec<ReportFacts>, StoreError> {
+        let Some(me) = self.incident(id).await? else {
+            return Err(not_found("incident", id));
+        };
+        let day = me
+            .incident
+            .occurred_on
+            .clone()
+            .unwrap_or_else(|| me.incident.received_on.clone());
+        let center = iso_date::parse(&day).map_err(|e| invalid("occurred_on", e.to_string()))?;
+        let from = iso_date::format(center - time::Duration::days(days));
+        let to = iso_date::format(center + time::Duration::days(days));
+        let rows: Vec<Incident> = sqlx::query_as(sqlf!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id <> $1 AND duplicate_of IS NULL \
+             AND (product_id = $2 OR province_code = $3 OR foreign_reference_id = $4) \
+             AND COALESCE(occurred_on, received_on) BETWEEN $5 AND $6 \
+             ORDER BY COALESCE(occurred_on, received_on) DESC, id LIMIT 500"
+        ))
+        .bind(id)
+        .bind(me.incident.product_id.as_deref())
+        .bind(me.incident.province_code.as_deref())
+        .bind(me.incident.foreign_reference_id.as_deref())
+        .bind(&from)
+        .bind(&to)
+        .fetch_all(self.pool())
+        .await?;
+        let mut all = vec![me.incident];
+        all.extend(rows);
+        let mut out = Vec::with_capacity(all.len());
+        for i in all {
+            let codes = self
+                .incident_codes(&i.id)
+                .await?
+                .into_iter()
+                .filter(|c| c.system != "source")
+                .map(|c| c.code)
+                .collect();
+            out.push(facts_of(&i, codes));
+        }
+        Ok(out)
+    }
+
     /// Products a reporter can pick: every product in the national directory with a
     /// published version, by name, with its manufacturer's name.
     pub async fn incident_product_choices(&self) -> Result<Vec<ProductChoice>, StoreError> {
@@ -1195,4 +1244,30 @@ pub(crate) async fn insert_event(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// The matcher's view of a stored report.
+fn facts_of(i: &Incident, codes: Vec<String>) -> ReportFacts {
+    let date = |d: &Option<String>| d.as_deref().and_then(|d| iso_date::parse(d).ok());
+    ReportFacts {
+        id: i.id.clone(),
+        product_id: i.product_id.clone(),
+        version_id: i.version_id.clone(),
+        product_text: i.product_text.clone(),
+        facility_id: i.facility_id.clone(),
+        province_code: i.province_code.clone(),
+        occurred_on: date(&i.occurred_on),
+        aware_on: date(&i.aware_on),
+        received_on: iso_date::parse(&i.received_on).unwrap_or(time::Date::MIN),
+        seriousness: i
+            .seriousness
+            .parse()
+            .unwrap_or(vigilo_core::incident::Seriousness::Malfunction),
+        outcome_known: true,
+        reporter_kind: i.reporter_kind.parse().ok(),
+        narrative: i.narrative.clone(),
+        patient_sex: i.patient_sex.as_deref().and_then(|s| s.parse().ok()),
+        patient_age_band: i.patient_age_band.as_deref().and_then(|s| s.parse().ok()),
+        codes,
+    }
 }
