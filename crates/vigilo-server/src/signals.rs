@@ -183,13 +183,26 @@ async fn list_view(
     let rows = state.store.signals(&f).await.map_err(ctx.store_err())?;
     let l = Layout::new(state, ctx);
     let lang = l.tr.lang;
+    let mut places: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for code in rows.iter().map(|s| s.region.clone()).filter(|r| !r.is_empty()) {
+        if !places.contains_key(&code) {
+            let name = state
+                .store
+                .admin_unit(&code)
+                .await
+                .map_err(ctx.store_err())?
+                .map(|u| u.name)
+                .unwrap_or_else(|| code.clone());
+            places.insert(code, name);
+        }
+    }
     let rows = rows
         .into_iter()
         .map(|s| Row {
             method: label::<SignalMethod>(&s.method, |m| m.label(lang)),
             product: s.product_label,
             code: s.code,
-            region: s.region,
+            region: places.get(&s.region).cloned().unwrap_or(s.region),
             observed: s.observed,
             expected: format!("{:.2}", s.expected),
             score: score_text(&s.score_label, s.score),
