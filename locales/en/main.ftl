@@ -750,3 +750,5 @@ prod-notices = Safety notices
 inc-possible-duplicates = Possible duplicates (vigiMatch-style match score)
 inc-mark-duplicate = Mark this report as its duplicate
 inc-not-duplicate = Not a duplicate
+vendor-awaiting = Incident reports waiting for your answer
+vendor-awaiting-help = The regulator has received these incident reports about your products. Read each one and answer in its conversation.

@@ -750,3 +750,5 @@ prod-notices = Thông báo an toàn
 inc-possible-duplicates = Có thể trùng lặp (điểm so khớp kiểu vigiMatch)
 inc-mark-duplicate = Đánh dấu báo cáo này là bản trùng
 inc-not-duplicate = Không phải bản trùng
+vendor-awaiting = Báo cáo sự cố chờ bạn trả lời
+vendor-awaiting-help = Cơ quan quản lý đã nhận các báo cáo sự cố này về sản phẩm của bạn. Hãy đọc và trả lời trong phần trao đổi của từng báo cáo.

@@ -108,6 +108,8 @@ struct VendorPage {
     kinds: Vec<Choice>,
     errors: Vec<String>,
     form: ProductForm,
+    /// Incident reports about the vendor's products waiting for its answer (receipt, id, date).
+    awaiting: Vec<(String, String, String)>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -177,6 +179,14 @@ async fn vendor_page(
             public,
         });
     }
+    let awaiting = state
+        .store
+        .awaiting_manufacturer(&org)
+        .await
+        .map_err(|e| ctx.err(e.into()))?
+        .into_iter()
+        .map(|v| (v.incident.receipt, v.incident.id, v.incident.received_on))
+        .collect();
     let (areas, modalities, kinds) = vocab_choices(&tr);
     let status = if errors.is_empty() {
         StatusCode::OK
@@ -192,6 +202,7 @@ async fn vendor_page(
             kinds,
             errors,
             form,
+            awaiting,
         },
         ctx,
         status,

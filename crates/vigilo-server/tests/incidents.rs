@@ -381,8 +381,20 @@ async fn reviewers_triage_and_vendors_see_only_their_own(backend: Backend) {
         .unwrap();
     assert!(page.contains("AI09"));
     assert!(page.contains("Please explain the update"));
-    // Manufacturer A sees it and answers; B does not see it at all.
+    // Manufacturer A is told on its dashboard, sees it and answers; B does not see it at all.
     let va = s.login("vendor-a").await;
+    let dashboard = va
+        .get(s.url("/vendor"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        dashboard.contains("id=\"awaiting\"") && dashboard.contains(&receipt),
+        "notified"
+    );
     let list: Value = va
         .get(s.url("/api/v1/incidents"))
         .send()
@@ -418,6 +430,18 @@ async fn reviewers_triage_and_vendors_see_only_their_own(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let dashboard = va
+        .get(s.url("/vendor"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !dashboard.contains("id=\"awaiting\""),
+        "answered: no longer waiting"
+    );
     let r = va
         .post(s.url(&format!("/incidents/{id}/actions")))
         .form(&[

@@ -1123,6 +1123,24 @@ impl Store {
         Ok(out)
     }
 
+    /// Open reports about a manufacturer's products that it has not answered yet (no
+    /// message from the manufacturer in the report's conversation), oldest first: the
+    /// manufacturer's notification list.
+    pub async fn awaiting_manufacturer(
+        &self,
+        manufacturer_id: &str,
+    ) -> Result<Vec<IncidentView>, StoreError> {
+        Ok(sqlx::query_as(sqlf!(
+            "SELECT {VIEW_COLUMNS} {VIEW_FROM} WHERE p.manufacturer_id = $1 AND i.state <> 'closed' \
+             AND i.duplicate_of IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM incident_messages m WHERE m.incident_id = i.id AND m.author_role = 'vendor') \
+             ORDER BY i.received_at, i.id LIMIT 200"
+        ))
+        .bind(manufacturer_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// Products a reporter can pick: every product in the national directory with a
     /// published version, by name, with its manufacturer's name.
     pub async fn incident_product_choices(&self) -> Result<Vec<ProductChoice>, StoreError> {
