@@ -184,17 +184,20 @@ async fn list_view(
     let l = Layout::new(state, ctx);
     let lang = l.tr.lang;
     let mut places: std::collections::HashMap<String, String> = std::collections::HashMap::new();
-    for code in rows.iter().map(|s| s.region.clone()).filter(|r| !r.is_empty()) {
-        if !places.contains_key(&code) {
-            let name = state
-                .store
-                .admin_unit(&code)
-                .await
-                .map_err(ctx.store_err())?
-                .map(|u| u.name)
-                .unwrap_or_else(|| code.clone());
-            places.insert(code, name);
-        }
+    let regions: std::collections::BTreeSet<String> = rows
+        .iter()
+        .map(|s| s.region.clone())
+        .filter(|r| !r.is_empty())
+        .collect();
+    for code in regions {
+        let name = state
+            .store
+            .admin_unit(&code)
+            .await
+            .map_err(ctx.store_err())?
+            .map(|u| u.name)
+            .unwrap_or_else(|| code.clone());
+        places.insert(code, name);
     }
     let rows = rows
         .into_iter()
