@@ -1671,3 +1671,113 @@ pub async fn public_page(
         StatusCode::OK,
     )
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PublicListQuery {
+    pub product: Option<String>,
+    /// death, serious_injury, other_injury, malfunction, near_miss
+    pub seriousness: Option<String>,
+    /// An IMDRF or AI code given by a reviewer.
+    pub code: Option<String>,
+    pub province: Option<String>,
+    pub cursor: Option<String>,
+    /// 1 to 100 (default 25).
+    pub limit: Option<u32>,
+}
+
+/// A report in the public list: what was reported about which product, where (province)
+/// and when (month); never the narrative, the facility or the patient.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PublicIncident {
+    pub receipt: String,
+    pub product_id: String,
+    pub product_name: String,
+    pub version: Option<String>,
+    pub province_code: Option<String>,
+    /// The month of the event (or of receipt when the date is unknown), `2026-08`.
+    pub month: String,
+    pub seriousness: String,
+    pub state: String,
+    pub reporter_kind: String,
+    pub codes: Vec<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PublicIncidentPage {
+    /// Reports matching the filter, all of them (not this page's).
+    pub total: i64,
+    pub results: Vec<PublicIncident>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+    pub caveat: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/public/incidents", tag = "early-warning",
+    params(PublicListQuery),
+    responses((status = 200, body = PublicIncidentPage), (status = 400, body = crate::error::Problem)))]
+pub async fn api_public_list(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Arc<Ctx>>,
+    ApiQuery(q): ApiQuery<PublicListQuery>,
+) -> AppResult<Json<PublicIncidentPage>> {
+    let some = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+    if let Some(s) = some(&q.seriousness) {
+        s.parse::<Seriousness>()
+            .map_err(|e| ctx.err(AppError::invalid(e.to_string())))?;
+    }
+    let before = match some(&q.cursor) {
+        Some(c) => Some(
+            c.split_once('~')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .ok_or_else(|| {
+                    ctx.err(AppError::invalid(
+                        "cursor: use the next_cursor of the previous page",
+                    ))
+                })?,
+        ),
+        None => None,
+    };
+    let f = vigilo_store::PublicIncidentFilter {
+        product_id: some(&q.product),
+        seriousness: some(&q.seriousness),
+        code: some(&q.code).map(|c| c.trim().to_ascii_uppercase()),
+        province_code: some(&q.province),
+        before,
+        limit: q.limit.unwrap_or(25).clamp(1, 100),
+    };
+    let (rows, total) = state
+        .store
+        .public_incidents(&f)
+        .await
+        .map_err(ctx.store_err())?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let codes = state.store.codes_of(&ids).await.map_err(ctx.store_err())?;
+    let next_cursor = (rows.len() == f.limit as usize)
+        .then(|| rows.last())
+        .flatten()
+        .map(|r| format!("{}~{}", r.received_at, r.id));
+    Ok(Json(PublicIncidentPage {
+        total,
+        results: rows
+            .into_iter()
+            .map(|r| PublicIncident {
+                codes: codes
+                    .iter()
+                    .filter(|(id, _)| *id == r.id)
+                    .map(|(_, c)| c.clone())
+                    .collect(),
+                receipt: r.receipt,
+                product_id: r.product_id,
+                product_name: r.product_name,
+                version: r.version,
+                province_code: r.province_code,
+                month: r.month,
+                seriousness: r.seriousness,
+                state: r.state,
+                reporter_kind: r.reporter_kind,
+            })
+            .collect(),
+        next_cursor,
+        caveat: caveat(ctx.lang).into(),
+    }))
+}

@@ -31,7 +31,7 @@ use utoipa::{Modify, OpenApi};
         crate::monitoring_alerts::api_alerts,
         crate::incidents::api_submit, crate::incidents::api_preview,
         crate::incidents::api_list, crate::incidents::api_get,
-        crate::incidents::api_public_counts,
+        crate::incidents::api_public_counts, crate::incidents::api_public_list,
         crate::signals::api_list, crate::signals::api_get,
         crate::notices::api_list, crate::notices::api_acknowledge,
         crate::fhir_incidents::create, crate::fhir_incidents::search,

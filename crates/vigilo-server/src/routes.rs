@@ -266,6 +266,12 @@ pub fn route_table() -> Vec<RouteSpec> {
         ),
         spec(
             M::GET,
+            "/api/v1/public/incidents",
+            Public,
+            get(incidents::api_public_list),
+        ),
+        spec(
+            M::GET,
             "/api/v1/public/incident-counts",
             Public,
             get(incidents::api_public_counts),

@@ -514,6 +514,39 @@ async fn reviewers_triage_and_vendors_see_only_their_own(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(by_code["columns"], json!(["AI09"]));
+    // The openFDA-like list: complete total, cursor, no narrative, month not day.
+    let list: Value = client
+        .get(s.url("/api/v1/public/incidents?limit=1&code=ai09"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["results"][0]["receipt"], receipt.as_str());
+    assert_eq!(list["results"][0]["codes"], json!(["AI09"]));
+    assert_eq!(list["results"][0]["month"].as_str().unwrap().len(), 7);
+    assert!(list["results"][0].get("narrative").is_none());
+    let cursor = list["next_cursor"].as_str().unwrap();
+    let next: Value = client
+        .get(s.url(&format!(
+            "/api/v1/public/incidents?limit=1&code=AI09&cursor={cursor}"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(next["results"].as_array().unwrap().is_empty());
+    assert_eq!(next["total"], 1);
+    let r = client
+        .get(s.url("/api/v1/public/incidents?seriousness=awful"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = client
         .get(s.url("/api/v1/public/incident-counts?by=narrative"))
         .send()

@@ -113,6 +113,35 @@ pub struct IncidentMessage {
     pub body: String,
 }
 
+/// Filters of the public per-report list.
+#[derive(Debug, Clone, Default)]
+pub struct PublicIncidentFilter {
+    pub product_id: Option<String>,
+    pub seriousness: Option<String>,
+    pub code: Option<String>,
+    pub province_code: Option<String>,
+    /// Keyset cursor: `received_at` and `id` of the last row of the previous page.
+    pub before: Option<(String, String)>,
+    pub limit: u32,
+}
+
+/// A report as the public list shows it: no narrative, no facility, no patient detail,
+/// the event's month rather than its day.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct PublicIncidentRow {
+    pub id: String,
+    pub receipt: String,
+    pub product_id: String,
+    pub product_name: String,
+    pub version: Option<String>,
+    pub province_code: Option<String>,
+    pub month: String,
+    pub seriousness: String,
+    pub state: String,
+    pub reporter_kind: String,
+    pub received_at: String,
+}
+
 /// What an import of public reports did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PublicImport {
@@ -1139,6 +1168,64 @@ impl Store {
         .bind(manufacturer_id)
         .fetch_all(self.pool())
         .await?)
+    }
+
+    /// The public per-report list: reports about directory products (no duplicates, no
+    /// imported foreign reports), newest first by keyset, and the complete count of the
+    /// filter. Only fields that cannot single out a patient are read by the caller.
+    pub async fn public_incidents(
+        &self,
+        f: &PublicIncidentFilter,
+    ) -> Result<(Vec<PublicIncidentRow>, i64), StoreError> {
+        let limit = i64::from(f.limit.clamp(1, 100));
+        let (before_at, before_id) = f.before.clone().unzip();
+        let filter = "i.duplicate_of IS NULL AND i.source IN ('form', 'api', 'fhir') AND i.product_id IS NOT NULL \
+             AND ($1 IS NULL OR i.product_id = $1) AND ($2 IS NULL OR i.seriousness = $2) \
+             AND ($3 IS NULL OR EXISTS (SELECT 1 FROM incident_codes c WHERE c.incident_id = i.id AND c.code = $3)) \
+             AND ($4 IS NULL OR i.province_code = $4)";
+        let rows = sqlx::query_as(sqlf!(
+            "SELECT i.id, i.receipt, i.product_id, p.name AS product_name, v.version, i.province_code, \
+                    SUBSTR(COALESCE(i.occurred_on, i.received_on), 1, 7) AS month, i.seriousness, i.state, i.reporter_kind, i.received_at \
+             FROM incidents i JOIN products p ON p.id = i.product_id LEFT JOIN product_versions v ON v.id = i.version_id \
+             WHERE {filter} AND ($5 IS NULL OR i.received_at < $5 OR (i.received_at = $5 AND i.id < $6)) \
+             ORDER BY i.received_at DESC, i.id DESC LIMIT {limit}"
+        ))
+        .bind(f.product_id.as_deref())
+        .bind(f.seriousness.as_deref())
+        .bind(f.code.as_deref())
+        .bind(f.province_code.as_deref())
+        .bind(before_at)
+        .bind(before_id)
+        .fetch_all(self.pool())
+        .await?;
+        let (total,): (i64,) = sqlx::query_as(sqlf!(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM incidents i WHERE {filter}"
+        ))
+        .bind(f.product_id.as_deref())
+        .bind(f.seriousness.as_deref())
+        .bind(f.code.as_deref())
+        .bind(f.province_code.as_deref())
+        .fetch_one(self.pool())
+        .await?;
+        Ok((rows, total))
+    }
+
+    /// The codes of several reports at once (for a page of reports).
+    pub async fn codes_of(&self, ids: &[String]) -> Result<Vec<(String, String)>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(100) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let mut q = sqlx::query_as(sqlf!(
+                "SELECT incident_id, code FROM incident_codes WHERE system <> 'source' AND incident_id IN ({}) ORDER BY incident_id, code",
+                placeholders.join(", ")
+            ));
+            for id in chunk {
+                q = q.bind(id);
+            }
+            let rows: Vec<(String, String)> = q.fetch_all(self.pool()).await?;
+            out.extend(rows);
+        }
+        Ok(out)
     }
 
     /// Products a reporter can pick: every product in the national directory with a

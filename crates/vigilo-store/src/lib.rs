@@ -45,7 +45,8 @@ pub use directory::{
 pub use error::StoreError;
 pub use incidents::{
     CountBy, CountCell, ImdrfTermRow, Incident, IncidentCode, IncidentEvent, IncidentFilter,
-    IncidentMessage, IncidentView, NewIncident, ProductChoice, ReporterAccount, Submission,
+    IncidentMessage, IncidentView, NewIncident, ProductChoice, PublicImport, PublicIncidentFilter,
+    PublicIncidentRow, ReporterAccount, Submission,
 };
 pub use jobs::{JobClaim, JobRun};
 pub use monitoring::{
