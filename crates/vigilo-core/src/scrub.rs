@@ -173,13 +173,33 @@ fn find_once(text: &str) -> Vec<Finding> {
     emails(text, &mut cands);
     insurance(text, &mut cands);
     dates_of_birth(&folded, &mut cands);
-    cued_ids(&folded, &mut cands);
+    cued_ids(text, &folded, &mut cands);
     keep(&folded, &mut cands);
     numbers(&folded, &mut cands);
-    addresses(text, &folded, &mut cands);
+    let mut weak = Vec::new();
+    addresses(text, &folded, &mut cands, &mut weak);
     id_shapes(text, &mut cands);
     names(text, &mut cands);
+    birth_years_after_names(text, &mut cands);
     let mut findings = resolve(cands);
+    // Addresses that only identify together with a person (see `residences`).
+    if findings.iter().any(|f| f.kind == IdentifierKind::Name) {
+        for w in weak {
+            if findings
+                .iter()
+                .all(|f| w.end <= f.start || f.end <= w.start)
+            {
+                if let Some(kind) = w.kind {
+                    findings.push(Finding {
+                        kind,
+                        start: w.start,
+                        end: w.end,
+                    });
+                }
+            }
+        }
+        findings.sort_by_key(|f| f.start);
+    }
     cover_long_digit_runs(text, &mut findings);
     findings
 }
@@ -392,27 +412,37 @@ fn insurance(text: &str, out: &mut Vec<Cand>) {
 
 const MONTHS: &str = "january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec";
 
-/// A date after a birth cue ("sinh ngày", "năm sinh", "DOB", "born"): only the date is
-/// replaced, the cue stays. Dates without such a cue are event dates and stay.
+/// A date after a birth cue ("sinh ngày", "năm sinh", "SN", "DOB", "born"): only the date
+/// is replaced, the cue stays. Dates without such a cue are event dates and stay. After a
+/// cue a two-digit year counts too ("DOB 12/03/85", "born 3/4/61", "17-Feb-58"), and after
+/// "sinh năm" / "năm sinh" a bare two-digit year ("sinh năm 83"). "Ngày sinh của cháu:"
+/// and "date of birth of the patient" put a few words between the cue and the date.
 fn dates_of_birth(folded: &Folded, out: &mut Vec<Cand>) {
     static DOB: LazyLock<Regex> = LazyLock::new(|| {
         let year = "(?:19|20)[0-9]{2}";
+        let yy = "(?:(?:19|20)[0-9]{2}|[0-9]{2})";
         let date = format!(
-            "(?:[0-9]{{1,2}}[/.\\-][0-9]{{1,2}}[/.\\-]{year}\
+            "(?:[0-9]{{1,2}}[/.\\-][0-9]{{1,2}}[/.\\-]{yy}\
              |{year}[/.\\-][0-9]{{1,2}}[/.\\-][0-9]{{1,2}}\
-             |[0-9]{{1,2}}(?:st|nd|rd|th)?\\s+(?:of\\s+)?(?:{MONTHS})\\.?,?\\s+{year}\
-             |(?:{MONTHS})\\.?\\s+[0-9]{{1,2}}(?:st|nd|rd|th)?,?\\s+{year}\
+             |[0-9]{{1,2}}(?:st|nd|rd|th)?(?:\\s+|\\s*[\\-/.]\\s*)(?:of\\s+)?(?:{MONTHS})\\.?(?:,?\\s+|\\s*[\\-/.]\\s*){yy}\
+             |(?:{MONTHS})\\.?\\s+[0-9]{{1,2}}(?:st|nd|rd|th)?,?\\s+{yy}\
              |ngay\\s+[0-9]{{1,2}}\\s+thang\\s+[0-9]{{1,2}}\\s+nam\\s+{year}\
              |[0-9]{{1,2}}\\s+thang\\s+[0-9]{{1,2}}\\s*,?\\s+(?:nam\\s+)?{year}\
              |(?:thang\\s+)?[0-9]{{1,2}}[/.\\-]{year}\
              |{year})"
         );
         re(&format!(
-            "\\b(?:ngay thang nam sinh|ngay sinh|nam sinh|sinh ngay|sinh nam|sinh|ns|dob|d\\.o\\.b\\.?\
-             |date of birth|birth date|birthdate|born(?:\\s+on|\\s+in)?)\\s*[:\\-]?\\s*({date})\\b"
+            "\\b(?:ngay thang nam sinh|ngay sinh|nam sinh|sinh ngay|sinh nam|sinh|sn|ns|dob|d\\.o\\.b\\.?\
+             |date of birth|birth date|birthdate|born(?:\\s+on|\\s+in)?)\
+             (?:\\s+(?:cua|of)(?:\\s+[a-z]+){{1,3}})?[\\s:,(\\-]{{0,4}}({date})\\b"
         ))
     });
-    for c in DOB.captures_iter(&folded.text) {
+    static TWO_DIGIT_YEAR: LazyLock<Regex> =
+        LazyLock::new(|| re(r"\b(?:sinh nam|nam sinh)\s*:?\s*([0-9]{2})\b"));
+    for c in DOB
+        .captures_iter(&folded.text)
+        .chain(TWO_DIGIT_YEAR.captures_iter(&folded.text))
+    {
         if let Some(m) = c.get(1) {
             push(
                 out,
@@ -425,16 +455,65 @@ fn dates_of_birth(folded: &Folded, out: &mut Vec<Cand>) {
     }
 }
 
+/// "BN Quàng Thị Xuân (1988)": a year in brackets right after a name is its birth year.
+fn birth_years_after_names(text: &str, out: &mut Vec<Cand>) {
+    static YEAR: LazyLock<Regex> = LazyLock::new(|| re(r"^\s?\(((?:19|20)[0-9]{2})\)"));
+    let found: Vec<(usize, usize)> = out
+        .iter()
+        .filter(|c| c.kind == Some(IdentifierKind::Name))
+        .filter_map(|c| {
+            let m = YEAR.captures(text.get(c.end..)?)?.get(1)?;
+            Some((c.end + m.start(), c.end + m.end()))
+        })
+        .collect();
+    for (s, e) in found {
+        push(out, s, e, Some(IdentifierKind::DateOfBirth), P_DOB);
+    }
+}
+
 /// Record numbers, passports and plates after their cue ("mã BN", "MRN", "số hồ sơ",
-/// "hộ chiếu", "biển số"): any token with a digit.
-fn cued_ids(folded: &Folded, out: &mut Vec<Cand>) {
+/// "mã tiếp nhận", "PID", "visit number", "patient identifier", "hộ chiếu", "biển số"):
+/// any token with a digit. After a bare "mã" or "hồ sơ" (a code, a file) the token needs
+/// five digits or more ("vòng tay mã BN24-88213", "Hồ sơ 24.034.117"), so that "mã lỗi E2"
+/// or "hồ sơ 510(k)" stay.
+fn cued_ids(text: &str, folded: &Folded, out: &mut Vec<Cand>) {
     static CUED: LazyLock<Regex> = LazyLock::new(|| {
         re(
-            r"\b(?:ma\s+(?:so\s+)?(?:bn|benh nhan|nguoi benh|ho so(?:\s+benh\s+an)?|benh an|luu tru|y te|kham benh)|so\s+(?:ho so(?:\s+benh\s+an)?|benh an|vao vien|nhap vien|luu tru)|mrn|patient\s+id|hospital\s+(?:number|no\.?|id)|case\s+(?:id|number|no\.?)|(?:medical\s+)?record\s+(?:number|no\.?)|nhs\s+(?:number|no\.?)|passport(?:\s+(?:number|no\.?))?|ho\s+chieu|bien\s+so(?:\s+xe)?|licen[cs]e\s+plate)[\s:#=]*(?:(?:so|la|is|no\.?|number)[\s:#=]+)?((?:[a-z]{1,5}-)?[a-z0-9]*[0-9][a-z0-9]*(?:[\-./][a-z0-9]+)*(?:\s[0-9]{3,4}\b)*)",
+            r"\b(?:ma\s+(?:so\s+)?(?:bn|benh nhan|nguoi benh|ho so(?:\s+benh\s+an)?|benh an|luu tru|y te|kham benh|tiep nhan|vao vien|nhap vien|dot dieu tri|luot kham|dieu tri)|so\s+(?:ho so(?:\s+benh\s+an)?|benh an|vao vien|nhap vien|luu tru(?:\s+ho so)?|tiep nhan)|mrn|pid|(?:patient|visit|encounter|admission|episode|specimen|sample|accession)\s+(?:id|identifier|number|no\.?)|hospital\s+(?:number|no\.?|id)|case\s+(?:id|number|no\.?)|(?:medical\s+)?record\s+(?:number|no\.?)|nhs\s+(?:number|no\.?)|passport(?:\s+(?:number|no\.?))?|ho\s+chieu|bien\s+so(?:\s+xe)?|licen[cs]e\s+plate)[\s:#=]*(?:(?:so|la|is|no\.?|number)[\s:#=]+)?((?:[a-z]{1,5}-)?[a-z0-9]*[0-9][a-z0-9]*(?:[\-./][a-z0-9]+)*(?:\s[0-9]{3,4}\b)*)",
+        )
+    });
+    // "mã" or "hồ sơ" alone, then a code with at least five digits.
+    static BARE: LazyLock<Regex> = LazyLock::new(|| {
+        re(
+            r"\b(?:ma|ho so)(?:\s+so)?[\s:#=]+((?:[a-z]{1,5}-)?[a-z0-9]*[0-9][a-z0-9]*(?:[\-./][a-z0-9]+)*)",
         )
     });
     for c in CUED.captures_iter(&folded.text) {
         if let Some(m) = c.get(1) {
+            push(
+                out,
+                folded.start(m.start()),
+                folded.end(m.end()),
+                Some(IdentifierKind::OtherId),
+                P_CUED_ID,
+            );
+        }
+    }
+    for c in BARE.captures_iter(&folded.text) {
+        let (Some(all), Some(m)) = (c.get(0), c.get(1)) else {
+            continue;
+        };
+        let digits = m.as_str().chars().filter(char::is_ascii_digit).count();
+        // "mã" with its tilde, or "ma" in text typed without diacritics; not "mà", "má".
+        let cue: String = text
+            .get(folded.start(all.start())..)
+            .unwrap_or_default()
+            .chars()
+            .take(3)
+            .flat_map(char::to_lowercase)
+            .collect();
+        let cue_ok = !cue.starts_with('m') || cue.starts_with("mã") || cue.starts_with("ma ");
+        if digits >= 5 && cue_ok {
             push(
                 out,
                 folded.start(m.start()),
@@ -476,6 +555,9 @@ fn numbers(folded: &Folded, out: &mut Vec<Cand>) {
             r"\b(?:sdt|dt|dtdd|dien thoai(?:\s+ban|\s+di dong|\s+lien he)?|so may|phone(?:\s+number)?|tel|telephone|mobile|cell|hotline|duong day nong|goi(?:\s+lai|\s+cho|\s+toi)?|call(?:ed)?|zalo|landline|fax)(?:[\s:#.=(\-]|\b(?:so|la|is|on|at|no|number)\b)*$",
         )
     });
+    // North American layout, "(617) 555-0143", "415-555-2671": a phone whatever the cue.
+    static NANP: LazyLock<Regex> =
+        LazyLock::new(|| re(r"^(?:\([0-9]{3}\)[ .\-]?|[0-9]{3}[.\-])[0-9]{3}[ .\-][0-9]{4}$"));
     let text = &folded.text;
     for m in NUMBER.find_iter(text) {
         let (s, e) = (m.start(), m.end());
@@ -490,7 +572,7 @@ fn numbers(folded: &Folded, out: &mut Vec<Cand>) {
         let raw = m.as_str();
         let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
         let plus = raw.contains('+');
-        let phone_cue = PHONE_CUE.is_match(folded.before(s, 40));
+        let phone_cue = PHONE_CUE.is_match(folded.before(s, 40)) || NANP.is_match(raw);
         if let Some(kind) = classify_number(&digits, plus, phone_cue) {
             push(out, folded.start(s), folded.end(e), Some(kind), P_NUMBER);
         }
@@ -548,7 +630,7 @@ fn id_shapes(text: &str, out: &mut Vec<Cand>) {
 // ---------------------------------------------------------------------------------------
 // Street addresses.
 
-fn addresses(text: &str, folded: &Folded, out: &mut Vec<Cand>) {
+fn addresses(text: &str, folded: &Folded, out: &mut Vec<Cand>, weak: &mut Vec<Cand>) {
     // "số 12 đường", "12/3", "ngõ 5 phố", "số 45 ngách 12 ngõ 80", "hẻm 34", "15A đường".
     static VN: LazyLock<Regex> = LazyLock::new(|| {
         // "K112/56" is Đà Nẵng's short form of "kiệt 112, số 56"; it needs the slash, so
@@ -566,10 +648,25 @@ fn addresses(text: &str, folded: &Folded, out: &mut Vec<Cand>) {
     });
     static CLINICAL_BEFORE: LazyLock<Regex> =
         LazyLock::new(|| re(r"\b(?:ha|bp|huyet ap|blood pressure|nhip|hr|rr)\s*[:=]?\s*$"));
+    // English: "221B Baker Street", "Flat 2B, 7 Marlowe Road", "Unit 5/22 George St",
+    // "350 Fifth Avenue, Apt 12B", "Flat 9, Rosewood Court" (a flat needs no house number).
     static EN: LazyLock<Regex> = LazyLock::new(|| {
+        let unit =
+            r"(?:Flat|Apt|Apartment|Unit|Suite|Room)\.?\s+[0-9A-Z][A-Za-z0-9\-]*(?:/[0-9]{1,5})?";
+        let number = r"[0-9]{1,5}(?:/[0-9]{1,5})?[A-Za-z]?,?\s+";
+        re(&format!(
+            r"\b(?:{unit},?\s+(?:{number})?|{number})(?:\p{{Lu}}[\p{{L}}\p{{M}}'’]*\s+){{1,4}}(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Boulevard|Blvd|Way|Court|Ct|Place|Terrace|Close|Crescent|Highway|Hwy|Square|Parkway|Gardens|Grove|Mews|Row|Walk|Circle)\b\.?(?:,?\s+(?:{unit}|#\s?[0-9][A-Za-z0-9\-]*))?"
+        ))
+    });
+    // After an English residence cue, a house number and capitalised words ("lives at 88
+    // Kingsway", "lives in Apt 1203, 45 Olympic-ro").
+    static EN_CUED: LazyLock<Regex> = LazyLock::new(|| {
         re(
-            r"\b[0-9]{1,5}[A-Za-z]?,?\s+(?:\p{Lu}[\p{L}\p{M}'’]*\s+){1,4}(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Boulevard|Blvd|Way|Court|Ct|Place|Terrace|Close|Crescent|Highway|Hwy|Square|Parkway)\b",
+            r"(?i:\b(?:(?:lives?|living|resides?|residing)\s+(?:at|in)|(?:home\s+)?address(?:\s+on\s+file)?\s*:?))\s+((?:(?:Flat|Apt|Apartment|Unit|Suite|Room)\.?\s+[0-9A-Z][A-Za-z0-9\-]*,?\s+)?[0-9]{1,5}(?:/[0-9]{1,5})?[A-Za-z]?,?(?:\s+\p{Lu}[\p{L}\p{M}'’]*(?:-[\p{L}\p{M}]+)*){1,4})",
         )
+    });
+    static PO_BOX: LazyLock<Regex> = LazyLock::new(|| {
+        re(r"(?i)\b(?:P\.?\s?O\.?\s?Box|Post\s+Office\s+Box)\s*#?\s*[0-9]{1,7}\b")
     });
     for c in VN.captures_iter(&folded.text) {
         let Some(all) = c.get(0) else { continue };
@@ -602,7 +699,18 @@ fn addresses(text: &str, folded: &Folded, out: &mut Vec<Cand>) {
             P_ADDRESS,
         );
     }
-    for m in EN.find_iter(text) {
+    for c in EN_CUED.captures_iter(text) {
+        if let Some(m) = c.get(1) {
+            push(
+                out,
+                m.start(),
+                m.end(),
+                Some(IdentifierKind::Address),
+                P_ADDRESS,
+            );
+        }
+    }
+    for m in EN.find_iter(text).chain(PO_BOX.find_iter(text)) {
         push(
             out,
             m.start(),
@@ -611,42 +719,55 @@ fn addresses(text: &str, folded: &Folded, out: &mut Vec<Cand>) {
             P_ADDRESS,
         );
     }
-    residences(text, folded, out);
+    residences(text, folded, out, weak);
 }
 
 /// Where a person lives below the commune: hamlets, villages and residential groups
-/// ("thôn Lũng Cẩm", "ấp 3", "tổ 7, khu phố 4", "xóm Đình", "bản Nà Sài", "Hamlet 3"),
-/// after a residence cue ("địa chỉ", "ở", "trú tại", "nhà ở", "sống tại", "lives in",
-/// "address") or after a house number ("số nhà 27, tổ 9"). Without such a cue a village
-/// stays ("Nhân viên y tế thôn bản", "thôn 3 có 12 ca"): it is needed for surveillance and
-/// only identifies together with a person. The commune, ward, district and province after
-/// the unit stay.
-fn residences(text: &str, folded: &Folded, out: &mut Vec<Cand>) {
+/// ("thôn Lũng Cẩm", "ấp 3", "tổ 7, khu phố 4", "xóm Đình", "bản Nà Sài", "Hamlet 3") and
+/// apartments ("phòng 1205, tòa A2, chung cư Ecohome 3", "căn hộ 12.05, block B"), after a
+/// residence cue ("địa chỉ", "ở", "trú tại", "ngụ", "nhà ở", "sống tại", "lives in",
+/// "address") or after a house number ("số nhà 27, tổ 9"). A room alone ("ở phòng 305")
+/// is a ward room, not a home: an apartment needs a building (tòa, block, chung cư, nhà).
+///
+/// Without a cue, a unit listed between commas right before its commune or ward ("BN X,
+/// 44 tuổi, tổ 12, phường Sông Hiến") is returned in `weak`: `find_once` keeps it only when
+/// the text names a person. Otherwise a village stays ("Tại thôn 3, xã Ea Kao, 12 trẻ ...",
+/// "Nhân viên y tế thôn bản"): it is needed for surveillance and only identifies together
+/// with a person. The commune, ward, district and province after the unit stay.
+fn residences(text: &str, folded: &Folded, out: &mut Vec<Cand>, weak: &mut Vec<Cand>) {
     static CUE: LazyLock<Regex> = LazyLock::new(|| {
         re(
-            r"\b(?:dia chi(?:\s+(?:thuong tru|tam tru|lien lac|lien he|nha|nha rieng))?|noi o(?:\s+hien nay)?|o|tru(?:\s+tai|\s+o)?|thuong tru(?:\s+tai)?|tam tru(?:\s+tai)?|nha o|song(?:\s+tai|\s+o)|que(?:\s+quan|\s+o)?|lives?\s+(?:at|in)|living\s+(?:at|in)|resides?\s+(?:at|in)|(?:home\s+)?address(?:\s+on\s+file)?)\s*[:,\-]?\s*",
+            r"\b(?:dia chi(?:\s+(?:thuong tru|tam tru|lien lac|lien he|nha|nha rieng))?|noi o(?:\s+hien nay)?|o|tru(?:\s+tai|\s+o)?|thuong tru(?:\s+tai)?|tam tru(?:\s+tai)?|ngu(?:\s+tai|\s+o)?|nha o|song(?:\s+tai|\s+o)|que(?:\s+quan|\s+o)?|lives?\s+(?:at|in)|living\s+(?:at|in)|resides?\s+(?:at|in)|(?:home\s+)?address(?:\s+on\s+file)?)\s*[:,\-]?\s*",
         )
     });
     static HOUSE: LazyLock<Regex> =
         LazyLock::new(|| re(r"^(?:so nha|nha so|so)\s+[0-9]+[a-z]?(?:/[0-9]+[a-z]?)*\s*,?\s*"));
     static UNIT: LazyLock<Regex> = LazyLock::new(|| {
         re(
-            r"^(?:thon|xom|ap|ban|buon|lang|khom|khu pho|kp|to dan pho|to|cum dan cu|hamlet|village)\s+",
+            r"^(?:(?P<room>can ho|can|phong|p\.)|(?P<building>toa nha|toa|block|chung cu|khu do thi|kdt|nha|lo)|thon|xom|ap|ban|buon|lang|plei|khom|khu pho|kp|to dan pho|to|cum dan cu|hamlet|village)\s*",
         )
     });
-    static NUMBER: LazyLock<Regex> = LazyLock::new(|| re(r"^[0-9]+[a-z]?\b"));
-    static WORD: LazyLock<Regex> = LazyLock::new(|| re(r"^[\p{L}\p{M}'’\-]+"));
+    // A number or a code: "3", "12.05", "1508", "T2", "CT1", "18-07", "B2-15".
+    static CODE: LazyLock<Regex> =
+        LazyLock::new(|| re(r"^[a-z]{0,3}[0-9]+[a-z0-9]*(?:[.\-/][0-9a-z]+)*\b"));
+    static WORD: LazyLock<Regex> = LazyLock::new(|| re(r"^(?:[\p{L}\p{M}'’\-]+|[0-9]+[a-z]?\b)"));
     static NEXT: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*,?\s*"));
+    // What follows an uncued unit: its commune or ward ("xã Tả Van", "Tan Phu commune").
+    static ADMIN_NEXT: LazyLock<Regex> = LazyLock::new(|| {
+        re(
+            r"^\s*,\s*(?:xa|phuong|thi tran|thi xa|huyen|quan|tp|thanh pho|(?:[a-z]+\s+){1,3}(?:commune|ward|district))\b",
+        )
+    });
     let t = &folded.text;
     let upper_at = |b: usize| {
         text.get(folded.start(b)..)
             .and_then(|r| r.chars().next())
             .is_some_and(char::is_uppercase)
     };
-    // The value of a unit at folded offset `b`: a number or capitalised words.
+    // The value of a unit at folded offset `b`: a number, a code or capitalised words.
     let value_end = |b: usize| -> Option<usize> {
         let rest = t.get(b..)?;
-        if let Some(m) = NUMBER.find(rest) {
+        if let Some(m) = CODE.find(rest) {
             return Some(b + m.end());
         }
         let mut at = b;
@@ -674,16 +795,63 @@ fn residences(text: &str, folded: &Folded, out: &mut Vec<Cand>) {
                     | "province"
             ) || (w == "thi" && matches!(next, "xa" | "tran"))
                 || (w == "thanh" && next == "pho");
-            if admin || !(upper_at(at) || (n > 0 && w.len() == 1)) {
+            let number = w.starts_with(|c: char| c.is_ascii_digit());
+            if admin || !(upper_at(at) || (n > 0 && (w.len() == 1 || number))) {
                 break;
             }
             end = Some(at + m.end());
+            if number {
+                break;
+            }
             match t.get(at + m.end()..).and_then(|x| x.strip_prefix(' ')) {
                 Some(_) => at += m.end() + 1,
                 None => break,
             }
         }
         end
+    };
+    // A chain of units from folded offset `at`: (start, end) when it holds a home.
+    let chain = |mut at: usize, mut start: Option<usize>| -> Option<(usize, usize)> {
+        let mut end = None;
+        let mut rooms = 0;
+        let mut homes = 0;
+        while let Some(caps) = t.get(at..).and_then(|r| UNIT.captures(r)) {
+            let Some(u) = caps.get(0) else { break };
+            let room = caps.name("room").is_some();
+            let building = caps.name("building").is_some();
+            // A unit word needs a space or a dot before its value ("p.1204", "tổ 7").
+            if u.end() == 0 || !(u.as_str().ends_with(' ') || u.as_str().ends_with('.')) {
+                break;
+            }
+            let Some(e) = value_end(at + u.end()) else {
+                break;
+            };
+            // "phòng", "căn" and "nhà" take a number or code, not a word ("phòng khám").
+            if (room || building)
+                && !t.get(at + u.end()..e).is_some_and(|v| {
+                    v.chars().any(|c| c.is_ascii_digit())
+                        || v.chars().count() <= 2
+                        || upper_at(at + u.end())
+                })
+            {
+                break;
+            }
+            if room {
+                rooms += 1;
+            } else {
+                homes += 1;
+            }
+            start.get_or_insert(at);
+            end = Some(e);
+            match t.get(e..).and_then(|r| NEXT.find(r)) {
+                Some(n) if n.end() > 0 => at = e + n.end(),
+                _ => break,
+            }
+        }
+        if rooms > 0 && homes == 0 {
+            return None;
+        }
+        Some((start?, end?))
     };
     // "ở" folds to "o" like "ô" does ("ô tô 4 chỗ" is a car, not "tổ 4").
     let real_cue = |m: &regex::Match| {
@@ -706,27 +874,31 @@ fn residences(text: &str, folded: &Folded, out: &mut Vec<Cand>) {
     for (from, cued) in starts {
         let mut at = from;
         let mut start = None;
-        let mut end = None;
         if let Some(h) = t.get(at..).and_then(|r| HOUSE.find(r)) {
             start = Some(at);
             at += h.end();
         } else if !cued {
             continue;
         }
-        while let Some(u) = t.get(at..).and_then(|r| UNIT.find(r)) {
-            let Some(e) = value_end(at + u.end()) else {
-                break;
-            };
-            start.get_or_insert(at);
-            end = Some(e);
-            match t.get(e..).and_then(|r| NEXT.find(r)) {
-                Some(n) if n.end() > 0 => at = e + n.end(),
-                _ => break,
-            }
-        }
-        if let (Some(s), Some(e)) = (start, end) {
+        if let Some((s, e)) = chain(at, start) {
             push(
                 out,
+                folded.start(s),
+                folded.end(e),
+                Some(IdentifierKind::Address),
+                P_ADDRESS,
+            );
+        }
+    }
+    // Uncued: ", thôn Nà Pàn, xã Hùng Việt".
+    for (b, _) in t.match_indices(", ").chain(t.match_indices("), ")) {
+        let at = b + if t[b..].starts_with(')') { 3 } else { 2 };
+        let Some((s, e)) = chain(at, None) else {
+            continue;
+        };
+        if t.get(e..).is_some_and(|r| ADMIN_NEXT.is_match(r)) {
+            push(
+                weak,
                 folded.start(s),
                 folded.end(e),
                 Some(IdentifierKind::Address),
@@ -788,12 +960,9 @@ const SURNAMES: &[&str] = &[
     // Nùng, Thái, H'Mông, Dao): only with their diacritics or capitalised in a run.
     "bế", "mùa", "sùng", "thào", "giàng", "lầu", "hạng", "vừ", "cầm", "quàng", "điêu", "tòng",
     "khuất", "ưng", "vàng", "phí", "ông",
+    // Central Highlands (Jrai, Ba Na, Ê Đê) surnames that come first.
+    "ksor", "siu", "rmah", "rahlan", "rcom", "kpă", "puih", "kpuih", "rơ",
 ];
-
-/// Words that are a surname as well as an honorific when typed without diacritics ("Chu"
-/// and "chú", "Ong" and "ông"): followed by a middle name (Thị, Văn) they are the surname
-/// ("Chu Thị Mến"), otherwise the honorific ("chú Tư").
-const SURNAME_OR_HONORIFIC: &[&str] = &["chu", "ong"];
 
 /// Middle names that mark a Vietnamese full name (folded).
 const MIDDLE_MARKERS: &[&str] = &["thi", "van"];
@@ -818,7 +987,7 @@ const STOP_LOWER_VI: &[&str] = &[
 const SURNAMES_NOT_FOLDED: &[&str] = &[
     "la", "lã", "mã", "ma", "quang", "giang", "hàn", "tô", "văn", "bế", "mùa", "sùng", "thào",
     "giàng", "lầu", "hạng", "vừ", "cầm", "quàng", "điêu", "tòng", "khuất", "ưng", "vàng", "phí",
-    "ông",
+    "ông", "rơ",
 ];
 
 /// Surnames that only count with their diacritics ("Văn" is a middle name).
@@ -1520,9 +1689,58 @@ const NOT_NAME_EN_STARTS: &[&str] = &[
 ];
 
 const ENGLISH_MARKERS: &[&str] = &[
-    "the", "was", "were", "is", "and", "of", "with", "for", "her", "his", "has", "had", "by",
-    "from", "that", "this", "who", "which", "been", "are", "not", "after", "before", "she", "he",
-    "they", "their", "said", "reported",
+    "the",
+    "was",
+    "were",
+    "is",
+    "and",
+    "of",
+    "with",
+    "for",
+    "her",
+    "his",
+    "has",
+    "had",
+    "by",
+    "from",
+    "that",
+    "this",
+    "who",
+    "which",
+    "been",
+    "are",
+    "not",
+    "after",
+    "before",
+    "she",
+    "he",
+    "they",
+    "their",
+    "said",
+    "reported",
+    "called",
+    "born",
+    "lives",
+    "aged",
+    "told",
+    "gave",
+    "sent",
+    "filed",
+    "received",
+    "phoned",
+    "contacted",
+    "presented",
+    "reporter",
+    "nurse",
+    "patient",
+];
+
+/// Common Vietnamese words as typed without diacritics: a text with one of them is not
+/// English on a single English marker ("Lien he anh Hieu").
+const VIETNAMESE_ASCII: &[&str] = &[
+    "benh", "nhan", "nguoi", "duoc", "khong", "cua", "va", "la", "lien", "tai", "tuoi", "sinh",
+    "dia", "bi", "cho", "goi", "voi", "nha", "thuoc", "ngay", "thang", "so", "dien", "thoai", "xa",
+    "phuong", "huyen", "tinh", "sdt", "da", "khi", "sau", "vien",
 ];
 
 /// English prepositions before a place ("at Cho Ray", "in Mountain View").
@@ -1618,6 +1836,28 @@ const PERSON_CUES: &[&str] = &[
     "caregiver",
     "baby",
     "ông bà",
+    "bn nam",
+    "bn nữ",
+    "bệnh nhân nam",
+    "bệnh nhân nữ",
+    "người bệnh nam",
+    "người bệnh nữ",
+    "bệnh nhi",
+    "bé trai",
+    "bé gái",
+    "cháu trai",
+    "cháu gái",
+    "sản phụ",
+    "thai phụ",
+    "cụ ông",
+    "cụ bà",
+    "trưởng thôn",
+    "trưởng bản",
+    "trưởng ấp",
+    "trưởng xóm",
+    "trưởng khu phố",
+    "thôn bản",
+    "reporter",
 ];
 
 /// Cues after which a lower-case name is still a name ("họ tên: tran van hung").
@@ -1679,6 +1919,8 @@ const PLACE_CUES: &[&str] = &[
     "commune",
     "clinic",
     "tại",
+    "dân tộc",
+    "quốc tịch",
 ];
 
 /// Words after a capitalised run that make it an organisation or a place
@@ -1777,6 +2019,12 @@ const PLACE_NAMES: &[&str] = &[
     "dinh quan",
     "giang thanh",
     "kon tum",
+    "han quoc",
+    "trung quoc",
+    "thai lan",
+    "ba na",
+    "gia rai",
+    "ha nhi",
 ];
 
 /// Provinces, cities and urban districts as written without diacritics in English text,
@@ -1999,6 +2247,7 @@ struct WordSets {
     places_en: Vec<Vec<&'static str>>,
     not_name_en: HashSet<&'static str>,
     english_markers: HashSet<&'static str>,
+    vietnamese_ascii: HashSet<&'static str>,
     place_prepositions: HashSet<&'static str>,
     middle_names: HashSet<&'static str>,
     stop_lower_vi: HashSet<&'static str>,
@@ -2045,6 +2294,7 @@ static WORDS: LazyLock<WordSets> = LazyLock::new(|| {
             .copied()
             .collect(),
         english_markers: ENGLISH_MARKERS.iter().copied().collect(),
+        vietnamese_ascii: VIETNAMESE_ASCII.iter().copied().collect(),
         place_prepositions: PLACE_PREPOSITIONS.iter().copied().collect(),
         middle_names: MIDDLE_NAMES.iter().copied().collect(),
         stop_lower_vi: STOP_LOWER_VI.iter().copied().collect(),
@@ -2119,16 +2369,23 @@ impl Word<'_> {
         }
     }
 
+    /// A listed surname, or an Ê Đê / Jrai woman's name in H' ("H'Blăng", "H'Nhi").
     fn is_surname(&self) -> bool {
-        in_set(self.s, &WORDS.surnames, &WORDS.surnames_folded)
+        in_set(self.s, &WORDS.surnames, &WORDS.surnames_folded) || {
+            let mut c = self.s.chars();
+            matches!(
+                (c.next(), c.next(), c.next()),
+                (Some('H'), Some('\'' | '’'), Some(u)) if u.is_uppercase()
+            )
+        }
     }
 
     fn is_given_en(&self) -> bool {
         self.s.is_ascii() && WORDS.given_en.contains(self.s.to_lowercase().as_str())
     }
 
-    fn is_person_cue(&self) -> bool {
-        in_set(self.s, &WORDS.person, &WORDS.person_folded)
+    fn is_person_cue(&self, english: bool) -> bool {
+        person_cue(self.s, english)
     }
 }
 
@@ -2163,8 +2420,20 @@ enum Cue {
     None,
 }
 
+/// A person cue. In English text a word typed in ASCII must be in the list as it is: "Vo"
+/// is the surname Võ there, not "vợ" (wife), and "Chau" is not "cháu"; "Anh" is a given
+/// name ("Anh Thu Pham"), not "anh".
+fn person_cue(phrase: &str, english: bool) -> bool {
+    if english && phrase.is_ascii() {
+        let lower = phrase.to_lowercase();
+        lower != "anh" && WORDS.person.contains(&lower)
+    } else {
+        in_set(phrase, &WORDS.person, &WORDS.person_folded)
+    }
+}
+
 /// What the words just before word `i` say about it.
-fn cue_before(text: &str, ws: &[Word], i: usize) -> Cue {
+fn cue_before(text: &str, ws: &[Word], i: usize, english: bool) -> Cue {
     if i == 0 {
         return Cue::None;
     }
@@ -2202,7 +2471,14 @@ fn cue_before(text: &str, ws: &[Word], i: usize) -> Cue {
         if in_set(&phrase, &WORDS.name_field, &WORDS.name_field_folded) {
             return Cue::NameField;
         }
-        if in_set(&phrase, &WORDS.person, &WORDS.person_folded) {
+        // A capitalised word inside a run of them is part of a name or place ("quan Hai
+        // Chau, Da Nang": "Chau" is not "cháu" there).
+        let inside_run = k == 1
+            && phrase_words[0].is_cap()
+            && from > 0
+            && adjacent(text, &ws[from - 1], &ws[from])
+            && ws[from - 1].is_cap();
+        if !inside_run && person_cue(&phrase, english) {
             return Cue::Person;
         }
         if in_set(&phrase, &WORDS.place, &WORDS.place_folded) {
@@ -2236,21 +2512,38 @@ fn is_place_suffix(w: &Word) -> bool {
     WORDS.suffixes.contains(w.s.to_lowercase().as_str())
 }
 
-/// Whether a text is English: two occurrences of English function words.
-fn is_english(ws: &[Word]) -> bool {
-    ws.iter()
-        .filter(|w| w.s.is_ascii() && WORDS.english_markers.contains(w.s.to_lowercase().as_str()))
-        .nth(1)
-        .is_some()
+/// Whether a text is English: two occurrences of English function words, or one in a text
+/// with no letter that only Vietnamese uses and no common Vietnamese word typed without
+/// diacritics ("Chidi Okeke, born 12/12/1990", but not "Lien he anh Hieu").
+fn is_english(text: &str, ws: &[Word]) -> bool {
+    let count = |set: &HashSet<&str>| {
+        ws.iter()
+            .filter(|w| w.s.is_ascii() && set.contains(w.s.to_lowercase().as_str()))
+            .count()
+    };
+    let markers = count(&WORDS.english_markers);
+    markers >= 2
+        || (markers == 1
+            && count(&WORDS.vietnamese_ascii) == 0
+            && !text.chars().any(is_vietnamese_letter))
 }
 
-/// "Chu Thị Mến", "Ong Van Tai": an honorific that is also a surname, before a middle name.
+/// A letter that Vietnamese uses and Western European languages do not (ă, â, đ, ê, ô, ơ,
+/// ư, and the vowels with a dot below, a hook or a tilde).
+fn is_vietnamese_letter(c: char) -> bool {
+    let l = c.to_lowercase().next().unwrap_or(c);
+    "ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịĩọỏốồổỗộớờởỡợụủũứừửữựỳỵỷỹ".contains(l)
+        || ('\u{0300}'..='\u{0323}').contains(&c)
+}
+
+/// "Chu Thị Mến", "Ong Van Tai", "Bà Ma Thị Dung": a cue word right before a middle name
+/// and a capitalised word is the surname ("Ma" is also "má", mother), not the honorific.
 fn surname_not_honorific(ws: &[Word], k: usize) -> bool {
-    ws.get(k)
-        .is_some_and(|w| SURNAME_OR_HONORIFIC.contains(&w.folded().as_str()))
+    ws.get(k).is_some_and(|w| w.is_cap())
         && ws
             .get(k + 1)
-            .is_some_and(|w| MIDDLE_MARKERS.contains(&w.folded().as_str()))
+            .is_some_and(|w| w.is_cap() && MIDDLE_MARKERS.contains(&w.folded().as_str()))
+        && ws.get(k + 2).is_some_and(|w| w.is_cap())
 }
 
 fn not_name_en(w: &Word) -> bool {
@@ -2283,7 +2576,11 @@ fn after_place_preposition(text: &str, ws: &[Word], i: usize) -> bool {
 
 fn names(text: &str, out: &mut Vec<Cand>) {
     let ws = words(text);
-    let english = is_english(&ws);
+    let english = is_english(text, &ws);
+    // Written all in capitals: most words of two letters or more are.
+    let long: Vec<&Word> = ws.iter().filter(|w| w.s.chars().count() >= 2).collect();
+    let shouting =
+        long.len() >= 4 && long.iter().filter(|w| w.is_upper()).count() * 5 >= long.len() * 4;
     let mut i = 0;
     while i < ws.len() {
         let w = &ws[i];
@@ -2292,16 +2589,18 @@ fn names(text: &str, out: &mut Vec<Cand>) {
             continue;
         }
         if !w.is_cap() {
-            i = other_case_name(text, &ws, i, out);
+            i = other_case_name(text, &ws, i, english, shouting, out);
             continue;
         }
-        // The run of capitalised words from i.
+        // The run of capitalised words from i. After a person cue, a surname that is also
+        // a common word starts it when a middle name follows ("BN Đường Văn Lực").
+        let odd_surname =
+            surname_not_honorific(&ws, i) && cue_before(text, &ws, i, english) == Cue::Person;
         let mut j = i;
         while j < ws.len()
             && ws[j].is_cap()
             && !ws[j].placeholder
-            && !ws[j].is_stop()
-            && !is_place_suffix(&ws[j])
+            && ((!ws[j].is_stop() && !is_place_suffix(&ws[j])) || (j == i && odd_surname))
             && (j == i || adjacent(text, &ws[j - 1], &ws[j]))
         {
             j += 1;
@@ -2311,7 +2610,7 @@ fn names(text: &str, out: &mut Vec<Cand>) {
             continue;
         }
         let run_end = j;
-        if cue_before(text, &ws, i) == Cue::Place {
+        if cue_before(text, &ws, i, english) == Cue::Place {
             i = run_end;
             continue;
         }
@@ -2322,16 +2621,25 @@ fn names(text: &str, out: &mut Vec<Cand>) {
                 continue;
             }
         }
+        // A listed place at the run's start ("Ba Dinh", "Hà Nội"), even if its first word
+        // is also a cue ("Ba": bà).
+        if let Some(len) = place_name_len(&ws, i, run_end).filter(|&len| i + len == run_end) {
+            i += len;
+            continue;
+        }
         // Where the name starts: after a cue word inside the run ("Chị Lan", "Patient
         // Rosa Martinez"), at a surname or a given name, or at the run's start after a cue.
         let mut start = None;
-        let mut cued = matches!(cue_before(text, &ws, i), Cue::Person | Cue::NameField);
+        let mut cued = matches!(
+            cue_before(text, &ws, i, english),
+            Cue::Person | Cue::NameField
+        );
         if cued {
             start = Some(i);
         }
         let mut k = i;
         while k < run_end {
-            if ws[k].is_person_cue() && k + 1 < run_end && !surname_not_honorific(&ws, k) {
+            if ws[k].is_person_cue(english) && k + 1 < run_end && !surname_not_honorific(&ws, k) {
                 cued = true;
                 start = Some(k + 1);
                 k += 1;
@@ -2342,9 +2650,21 @@ fn names(text: &str, out: &mut Vec<Cand>) {
             }
             break;
         }
+        let mut western = false;
         if start.is_none() {
             start = (i..run_end)
                 .find(|&k| ws[k].is_surname() || (ws[k].is_given_en() && k + 1 < run_end));
+            // English text puts given names first: "Anh Thu Pham", "Minh Chau Tran".
+            if let Some(k) = start {
+                if english && k > i {
+                    let mut a = k;
+                    while a > i && plausible_name_word(&ws[a - 1]) {
+                        a -= 1;
+                    }
+                    western = a < k;
+                    start = Some(a);
+                }
+            }
         }
         let Some(s) = start else {
             // English text: two or three capitalised words, none of them a common word, a
@@ -2359,10 +2679,17 @@ fn names(text: &str, out: &mut Vec<Cand>) {
             i = s + len;
             continue;
         }
+        // Without a cue, a city typed without diacritics is not a name ("Can Tho": Cấn).
+        if !cued {
+            if let Some(len) = listed_len(&WORDS.places_en, &ws, s, run_end) {
+                i = s + len;
+                continue;
+            }
+        }
         let len = run_end - s;
         let first = &ws[s];
         let is_name = len <= MAX_NAME_WORDS + 1
-            && (cued || (len >= 2 && (first.is_surname() || first.is_given_en())));
+            && (cued || (len >= 2 && (first.is_surname() || first.is_given_en() || western)));
         if is_name {
             let e = (s + len.min(MAX_NAME_WORDS)) - 1;
             push(
@@ -2388,6 +2715,27 @@ fn english_name(text: &str, ws: &[Word], i: usize, run_end: usize, out: &mut Vec
     while a < run_end && not_name_en(&ws[a]) {
         a += 1;
     }
+    // Initials before a surname: "R. K. Sharma".
+    let initial = |w: &Word| {
+        w.s.chars().count() == 1 && text.get(w.end..).is_some_and(|r| r.starts_with('.'))
+    };
+    let mut b = a;
+    while b < run_end && initial(&ws[b]) {
+        b += 1;
+    }
+    if b > a
+        && (1..=2).contains(&(run_end - b))
+        && (b..run_end).all(|k| plausible_name_word(&ws[k]))
+    {
+        push(
+            out,
+            ws[a].start,
+            ws[run_end - 1].end,
+            Some(IdentifierKind::Name),
+            P_NAME,
+        );
+        return;
+    }
     let n = run_end - a;
     if !(2..=3).contains(&n) || !(a..run_end).all(|k| plausible_name_word(&ws[k])) {
         return;
@@ -2406,9 +2754,18 @@ fn english_name(text: &str, ws: &[Word], i: usize, run_end: usize, out: &mut Vec
     );
 }
 
-/// Names not in title case: "NGUYỄN VĂN AN" (a surname and two more capitals) and
-/// "họ tên: tran van hung" (lower case after a name field). Returns the next word index.
-fn other_case_name(text: &str, ws: &[Word], i: usize, out: &mut Vec<Cand>) -> usize {
+/// Names not in title case: "NGUYỄN VĂN AN" (a surname and two more capitals, or one more
+/// after a person cue: "BỆNH NHÂN: KSOR H'BLĂNG") and "họ tên: tran van hung" (lower case
+/// after a name field). In a text written all in capitals a name needs a cue ("... LIÊN
+/// QUAN THUẬT TOÁN ..." is not one). Returns the next word index.
+fn other_case_name(
+    text: &str,
+    ws: &[Word],
+    i: usize,
+    english: bool,
+    shouting: bool,
+    out: &mut Vec<Cand>,
+) -> usize {
     let w = &ws[i];
     let upper = w.is_upper();
     let lower = w.is_lower();
@@ -2417,7 +2774,11 @@ fn other_case_name(text: &str, ws: &[Word], i: usize, out: &mut Vec<Cand>) -> us
     }
     // Lower case: after a name field ("họ tên: tran van hung"), or after a person cue when
     // the second word is a common middle name ("bệnh nhân trần văn lộc").
-    let cue = cue_before(text, ws, i);
+    let cue = cue_before(text, ws, i, english);
+    let upper_cued = upper && matches!(cue, Cue::Person | Cue::NameField);
+    if upper && shouting && !upper_cued {
+        return i + 1;
+    }
     let after_person = lower && cue == Cue::Person;
     if lower && cue != Cue::NameField && !after_person {
         return i + 1;
@@ -2444,7 +2805,9 @@ fn other_case_name(text: &str, ws: &[Word], i: usize, out: &mut Vec<Cand>) -> us
     {
         j += 1;
     }
-    let enough = if upper || after_person {
+    let enough = if upper_cued {
+        j - i >= 2
+    } else if upper || after_person {
         j - i >= 3
     } else {
         j - i >= 2
@@ -2610,6 +2973,171 @@ mod tests {
             kinds("K45/12 Trần Cao Vân, thiết bị K190424"),
             vec![(Address, "K45/12 Trần Cao Vân")]
         );
+    }
+
+    #[test]
+    fn third_round_dates_of_birth() {
+        use IdentifierKind::*;
+        assert_eq!(
+            kinds("BN Lò Văn Pọm (SN 1962)"),
+            vec![(Name, "Lò Văn Pọm"), (DateOfBirth, "1962")]
+        );
+        assert_eq!(kinds("DOB 17-Feb-1958"), vec![(DateOfBirth, "17-Feb-1958")]);
+        assert_eq!(kinds("DOB: 12/03/85."), vec![(DateOfBirth, "12/03/85")]);
+        assert_eq!(kinds("born 3/4/61"), vec![(DateOfBirth, "3/4/61")]);
+        assert_eq!(kinds("sinh năm 83"), vec![(DateOfBirth, "83")]);
+        assert_eq!(
+            kinds("Ngày sinh của cháu: 2019-06-15."),
+            vec![(DateOfBirth, "2019-06-15")]
+        );
+        assert_eq!(
+            kinds("BN Quàng Thị Xuân (1988) được"),
+            vec![(Name, "Quàng Thị Xuân"), (DateOfBirth, "1988")]
+        );
+        // Without a birth cue, dates, two-digit numbers and serial numbers stay.
+        for t in [
+            "nhập viện ngày 12/03/85, SN 12345, 12-Feb-2024, năm 83 tuổi",
+            "Thiết bị (2019) được thu hồi năm 2024.",
+        ] {
+            assert_eq!(kinds(t), vec![], "{t}");
+        }
+    }
+
+    #[test]
+    fn third_round_record_numbers_and_phones() {
+        use IdentifierKind::*;
+        for (t, id) in [
+            ("PID 7702341 bị gán", "7702341"),
+            ("mã tiếp nhận TN-24-031557.", "TN-24-031557"),
+            ("vòng tay mã BN24-88213 của", "BN24-88213"),
+            ("Hồ sơ 24.034.117 tại", "24.034.117"),
+            ("Patient identifier PT-88213 was", "PT-88213"),
+            ("visit number V2024-118273", "V2024-118273"),
+            ("Encounter no. E-55123-24 shows", "E-55123-24"),
+            ("Số lưu trữ hồ sơ: LT-2019-4417;", "LT-2019-4417"),
+        ] {
+            assert_eq!(kinds(t), vec![(OtherId, id)], "{t}");
+        }
+        // A bare "mã" or "hồ sơ" needs five digits.
+        for t in [
+            "mã lỗi E2, mã ICD J18.9",
+            "hồ sơ 510(k) K223344",
+            "mà 2 ngày sau",
+        ] {
+            assert_eq!(kinds(t), vec![], "{t}");
+        }
+        assert_eq!(
+            kinds("home on (617) 555-0143."),
+            vec![(Phone, "(617) 555-0143")]
+        );
+    }
+
+    #[test]
+    fn third_round_addresses() {
+        use IdentifierKind::*;
+        assert_eq!(
+            kinds("Địa chỉ: phòng 1508, tòa T2, chung cư Sunshine Riverside, phường Nhật Tân"),
+            vec![(Address, "phòng 1508, tòa T2, chung cư Sunshine Riverside")]
+        );
+        assert_eq!(
+            kinds("trú tại căn hộ 12.05, block B, chung cư Ecohome 3, quận 7"),
+            vec![(Address, "căn hộ 12.05, block B, chung cư Ecohome 3")]
+        );
+        assert_eq!(
+            kinds("ngụ ấp Trà Sết, xã Vĩnh Hải"),
+            vec![(Address, "ấp Trà Sết")]
+        );
+        // Uncued, between commas before the commune, when a person is named.
+        assert_eq!(
+            kinds("BN nữ Đàm Thị Ngoan, 44 tuổi, tổ 12, phường Sông Hiến"),
+            vec![(Name, "Đàm Thị Ngoan"), (Address, "tổ 12")]
+        );
+        assert_eq!(
+            kinds("Patient Bui Thi Hoa, Hamlet 3, Tan Phu commune"),
+            vec![(Name, "Bui Thi Hoa"), (Address, "Hamlet 3")]
+        );
+        for (t, a) in [
+            (
+                "lives at Flat 2B, 7 Marlowe Road, Leeds",
+                "Flat 2B, 7 Marlowe Road",
+            ),
+            (
+                "at 350 Fifth Avenue, Apt 12B, New York",
+                "350 Fifth Avenue, Apt 12B",
+            ),
+            (
+                "Lives at Unit 5/22 George St, Parramatta",
+                "Unit 5/22 George St",
+            ),
+            ("Home address: 88 Kingsway, Holborn", "88 Kingsway"),
+            ("Address: P.O. Box 88, Thimphu", "P.O. Box 88"),
+        ] {
+            assert_eq!(kinds(t), vec![(Address, a)], "{t}");
+        }
+        // A ward room, a village without a person, a numbered ward stay.
+        for t in [
+            "Bệnh nhân nằm ở phòng 305, khoa Nội.",
+            "Tại thôn 3, xã Ea Kao, 12 trẻ được tiêm bù.",
+            "The pump was moved to 3 West Ward.",
+        ] {
+            assert_eq!(kinds(t), vec![], "{t}");
+        }
+    }
+
+    #[test]
+    fn third_round_names() {
+        use IdentifierKind::*;
+        assert_eq!(
+            kinds("Bà Ma Thị Dung, người Tày"),
+            vec![(Name, "Ma Thị Dung")]
+        );
+        assert_eq!(
+            kinds("BN nam Giang A Sử, 23 tuổi"),
+            vec![(Name, "Giang A Sử")]
+        );
+        assert_eq!(
+            kinds("BN Đường Văn Lực được"),
+            vec![(Name, "Đường Văn Lực")]
+        );
+        assert_eq!(
+            kinds("Cán bộ y tế thôn bản Hà Thị Pấng báo cáo"),
+            vec![(Name, "Hà Thị Pấng")]
+        );
+        assert_eq!(
+            kinds("BỆNH NHÂN: KSOR H'BLĂNG, 40 TUỔI"),
+            vec![(Name, "KSOR H'BLĂNG")]
+        );
+        // English text: Vietnamese cue words typed in ASCII are names there, and a single
+        // English word is enough to tell English from Vietnamese without diacritics.
+        assert_eq!(
+            kinds("were pasted into the chat by Vo Thanh Long."),
+            vec![(Name, "Vo Thanh Long")]
+        );
+        assert_eq!(
+            kinds("Anh Thu Pham is the nurse who filed the report."),
+            vec![(Name, "Anh Thu Pham")]
+        );
+        assert_eq!(
+            kinds("Tevita Fifita called from home."),
+            vec![(Name, "Tevita Fifita")]
+        );
+        assert_eq!(kinds("R. K. Sharma, aged 72"), vec![(Name, "R. K. Sharma")]);
+        assert_eq!(kinds("Lien he anh Hieu: sau"), vec![(Name, "Hieu")]);
+        // Places, peoples and shouting stay.
+        for t in [
+            "dân tộc Ba Na, quốc tịch Hàn Quốc",
+            "quan Hai Chau, Da Nang.",
+            "Between 1 and 15 April 2024, 37 reports came from Da Nang, Hue and Can Tho.",
+            "3 CA HẠ ĐƯỜNG HUYẾT NẶNG LIÊN QUAN THUẬT TOÁN ĐIỀU CHỈNH LIỀU INSULIN",
+            "BỆNH NHÂN ĐƯỢC CHUYỂN VIỆN LÚC 14:30",
+            "dia chi so 45 ngo 120 Kim Ma, Ba Dinh, Ha Noi",
+        ] {
+            assert!(
+                kinds(t).iter().all(|(k, _)| *k != Name),
+                "{t}: {:?}",
+                kinds(t)
+            );
+        }
     }
 
     #[test]
