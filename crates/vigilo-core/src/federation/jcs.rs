@@ -11,10 +11,12 @@
 //!
 //! What `serde_json::Value` holds bounds what this accepts:
 //! - Floats are finite (serde_json cannot hold NaN or infinities).
-//! - Integers are written exactly when their magnitude is at most 2^53, where every
-//!   implementation agrees; larger integers (which serde_json keeps as `u64`/`i64` but a
-//!   double cannot) are refused with [`JcsError::IntegerTooLarge`] rather than rounded,
-//!   so that a signer and a verifier never disagree about them silently.
+//! - Integers up to 2^53 in magnitude are written as they are. A larger integer (which
+//!   serde_json keeps as `u64`/`i64`, where ECMAScript would read the nearest double) is
+//!   accepted only when the nearest double's canonical form is the integer's own text
+//!   (`4208725862827962000`), and refused with [`JcsError::IntegerTooLarge`] when it would
+//!   change (`2^60` would become `1152921504606847000`), so that what is signed is never
+//!   silently different from what the signer held.
 //! - Strings are valid Unicode (serde_json refuses lone surrogates when parsing).
 
 use serde_json::{Map, Number, Value};
@@ -27,7 +29,9 @@ const MAX_EXACT_INTEGER: u64 = 1 << 53;
 /// A value that has no canonical form under RFC 8785 as restricted here.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JcsError {
-    #[error("the integer {0} is larger than 2^53 and has no exact IEEE 754 double form")]
+    #[error(
+        "the integer {0} is larger than 2^53 and would change when read as an IEEE 754 double"
+    )]
     IntegerTooLarge(String),
     #[error("a number is not finite")]
     NotFinite,
@@ -113,23 +117,41 @@ fn write_string(s: &str, out: &mut String) {
 
 fn write_number(n: &Number, out: &mut String) -> Result<(), JcsError> {
     if let Some(u) = n.as_u64() {
-        if u > MAX_EXACT_INTEGER {
-            return Err(JcsError::IntegerTooLarge(u.to_string()));
-        }
-        let _ = write!(out, "{u}");
-        return Ok(());
+        return write_integer(u.to_string(), u <= MAX_EXACT_INTEGER, u as f64, out);
     }
     if let Some(i) = n.as_i64() {
-        if i.unsigned_abs() > MAX_EXACT_INTEGER {
-            return Err(JcsError::IntegerTooLarge(i.to_string()));
-        }
-        let _ = write!(out, "{i}");
-        return Ok(());
+        return write_integer(
+            i.to_string(),
+            i.unsigned_abs() <= MAX_EXACT_INTEGER,
+            i as f64,
+            out,
+        );
     }
     match n.as_f64() {
         Some(f) => write_f64(f, out),
         None => Err(JcsError::NotFinite),
     }
+}
+
+/// An integer up to 2^53 is written as it is. Beyond, ECMAScript would read the nearest
+/// double and write that double's shortest form; the integer is accepted only when that
+/// form is its own text (as for every double in [2^53, 2^64) that serde_json reads back as
+/// an integer, which keeps canonicalisation idempotent), and refused when it would change.
+fn write_integer(
+    text: String,
+    small: bool,
+    nearest: f64,
+    out: &mut String,
+) -> Result<(), JcsError> {
+    if !small {
+        let mut as_double = String::new();
+        write_f64(nearest, &mut as_double)?;
+        if as_double != text {
+            return Err(JcsError::IntegerTooLarge(text));
+        }
+    }
+    out.push_str(&text);
+    Ok(())
 }
 
 /// ECMAScript `Number::toString(x)` for a finite double (ECMA-262, 7.1.12.1), which RFC
@@ -358,6 +380,22 @@ mod tests {
             canonicalize(&json!(9_007_199_254_740_993u64)),
             Err(JcsError::IntegerTooLarge(_))
         ));
+        assert!(matches!(
+            canonicalize(&json!(u64::MAX)),
+            Err(JcsError::IntegerTooLarge(_))
+        ));
+        // 2^60 is a double, but its canonical form is 1152921504606847000: refused.
+        assert!(matches!(
+            canonicalize(&json!(1u64 << 60)),
+            Err(JcsError::IntegerTooLarge(_))
+        ));
+        // A double's canonical form read back as an integer is accepted, unchanged.
+        assert_eq!(canon("1152921504606847000"), "1152921504606847000");
+        assert_eq!(canon("-4208725862827962000"), "-4208725862827962000");
+        assert_eq!(
+            canonicalize(&json!(-4.208725862827962e18)).unwrap(),
+            "-4208725862827962000"
+        );
         assert!(matches!(
             canonicalize(&json!(-9_007_199_254_740_993i64)),
             Err(JcsError::IntegerTooLarge(_))

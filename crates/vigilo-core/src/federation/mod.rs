@@ -8,8 +8,14 @@
 //! `docs/federation.md`.
 
 pub mod identity;
+pub mod item;
 pub mod jcs;
 
 pub use identity::{
     BaseUrl, CountryCode, IdentityError, KeyId, NodeKeys, NodeName, PeerIdentity, PublicKey,
+};
+pub use item::{
+    sign_item, verify_item, verify_item_value, Audience, Item, ItemDraft, ItemError, ItemId,
+    ItemType, Origin, PinnedKey, PinnedKeys, SignedItem, TrustedPeers, VerifiedItem, VerifyError,
+    VerifyPolicy,
 };
