@@ -10,6 +10,7 @@
 pub mod identity;
 pub mod item;
 pub mod jcs;
+pub mod request;
 
 pub use identity::{
     BaseUrl, CountryCode, IdentityError, KeyId, NodeKeys, NodeName, PeerIdentity, PublicKey,
@@ -18,4 +19,8 @@ pub use item::{
     sign_item, verify_item, verify_item_value, Audience, Item, ItemDraft, ItemError, ItemId,
     ItemType, Origin, PinnedKey, PinnedKeys, SignedItem, TrustedPeers, VerifiedItem, VerifyError,
     VerifyPolicy,
+};
+pub use request::{
+    sign_request, verify_request, HttpRequest, NonceCheck, RequestError, SignatureHeaders,
+    VerifiedRequest,
 };
