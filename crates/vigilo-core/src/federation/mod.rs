@@ -11,6 +11,7 @@ pub mod identity;
 pub mod item;
 pub mod jcs;
 pub mod request;
+pub mod warning;
 
 pub use identity::{
     BaseUrl, CountryCode, IdentityError, KeyId, NodeKeys, NodeName, PeerIdentity, PublicKey,
@@ -23,4 +24,8 @@ pub use item::{
 pub use request::{
     sign_request, verify_request, HttpRequest, NonceCheck, RequestError, SignatureHeaders,
     VerifiedRequest,
+};
+pub use warning::{
+    compose_early_warning, ActionKind, ActionTaken, ComposeError, EarlyWarning, ReportStage,
+    SeriousnessCounts, WarningCounts, WarningInput, WarningProduct,
 };
