@@ -11,6 +11,7 @@ pub mod identity;
 pub mod item;
 pub mod jcs;
 pub mod request;
+pub mod sync;
 pub mod warning;
 
 pub use identity::{
@@ -25,6 +26,7 @@ pub use request::{
     sign_request, verify_request, HttpRequest, NonceCheck, RequestError, SignatureHeaders,
     VerifiedRequest,
 };
+pub use sync::{check_page, decide, CursorError, Stored, SyncDecision};
 pub use warning::{
     compose_early_warning, ActionKind, ActionTaken, ComposeError, EarlyWarning, ReportStage,
     SeriousnessCounts, WarningCounts, WarningInput, WarningProduct,
