@@ -18,7 +18,7 @@
 //! a new `format`.
 
 use super::identity::{CountryCode, KeyId, NodeKeys, PeerIdentity, PublicKey};
-use super::jcs::{canonical_bytes, JcsError};
+use super::jcs::{canonical_bytes, parse_strict, JcsError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -430,11 +430,13 @@ pub fn verify_item(
             max: policy.max_item_bytes,
         });
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(malformed)?;
+    let value = parse_strict(bytes).map_err(malformed)?;
     verify_item_value(value, keys, policy)
 }
 
-/// Verifies one item already parsed (from a feed page); its canonical size is bounded too.
+/// Verifies one item already parsed (from a feed page, which should be parsed with
+/// [`parse_strict`](super::jcs::parse_strict) so that duplicate member names are refused);
+/// its canonical size is bounded too.
 pub fn verify_item_value(
     value: Value,
     keys: &impl PinnedKeys,
@@ -590,6 +592,13 @@ mod tests {
         assert!(matches!(
             verify_item(b"[1]", &trusted(), &p),
             Err(VerifyError::Malformed(_))
+        ));
+        // Two payloads in one object: refused, whichever one was signed.
+        let text = std::str::from_utf8(&s.wire).unwrap();
+        let doubled = text.replacen("\"payload\":", "\"payload\":{\"count\":99},\"payload\":", 1);
+        assert!(matches!(
+            verify_item(doubled.as_bytes(), &trusted(), &p),
+            Err(VerifyError::Malformed(m)) if m.contains("duplicate")
         ));
         // Unknown signer: nothing pinned.
         assert_eq!(

@@ -250,6 +250,79 @@ fn even_on_tie(abs: f64, exp: i32, digits: &mut String) {
     }
 }
 
+/// Parses JSON like `serde_json::from_slice::<Value>`, but refuses an object with two
+/// members of the same name (RFC 8785 section 3.1 requires I-JSON, RFC 7493, where names
+/// are unique). serde_json would keep the last silently while another implementation may
+/// keep the first, and a signature would then not mean the same thing to both.
+pub fn parse_strict(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    serde_json::from_slice::<Strict>(bytes).map(|s| s.0)
+}
+
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::from(i))
+    }
+    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
+        Ok(Value::from(u))
+    }
+    fn visit_f64<E: serde::de::Error>(self, f: f64) -> Result<Value, E> {
+        Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("a number is not finite"))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut members = Map::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if members.contains_key(&name) {
+                return Err(serde::de::Error::custom(format!(
+                    "duplicate member name '{}'",
+                    name.chars().take(60).collect::<String>()
+                )));
+            }
+            let Strict(v) = map.next_value()?;
+            members.insert(name, v);
+        }
+        Ok(Value::Object(members))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,6 +495,22 @@ mod tests {
         assert_eq!(canon(r#""""#), r#""""#);
     }
 
+    #[test]
+    fn strict_parsing_refuses_duplicate_names() {
+        assert!(parse_strict(br#"{"a":1,"a":2}"#).is_err());
+        assert!(parse_strict(br#"[{"x":{"b":1,"c":2,"b":3}}]"#).is_err());
+        // serde_json alone keeps the last one silently.
+        assert_eq!(
+            serde_json::from_slice::<Value>(br#"{"a":1,"a":2}"#).unwrap(),
+            json!({"a": 2})
+        );
+        assert_eq!(
+            parse_strict(RFC_SAMPLE.as_bytes()).unwrap(),
+            serde_json::from_str::<Value>(RFC_SAMPLE).unwrap()
+        );
+        assert!(parse_strict(b"[1,").is_err());
+    }
+
     fn arb_json() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
@@ -447,6 +536,15 @@ mod tests {
             let once = canonicalize(&v).unwrap();
             let back: Value = serde_json::from_str(&once).unwrap();
             prop_assert_eq!(canonicalize(&back).unwrap(), once);
+        }
+
+        #[test]
+        fn strict_parsing_agrees_with_serde_json(v in arb_json()) {
+            let text = serde_json::to_vec(&v).unwrap();
+            prop_assert_eq!(
+                parse_strict(&text).unwrap(),
+                serde_json::from_slice::<Value>(&text).unwrap()
+            );
         }
 
         #[test]
