@@ -984,6 +984,54 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn sign_then_verify_always_holds_and_a_changed_path_fails(
+            seed in proptest::prelude::any::<[u8; 32]>(),
+            path in "/[a-z0-9/_.-]{0,40}",
+            query in proptest::option::of("[a-z0-9=&%_-]{0,30}"),
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            nonce in "[A-Za-z0-9_-]{16,64}",
+            flip in proptest::prelude::any::<proptest::sample::Index>(),
+        ) {
+            let keys = NodeKeys::from_seed(&seed);
+            let mut t = TrustedPeers::new();
+            t.pin(keys.public_key(), "GB".parse().unwrap());
+            let req = HttpRequest {
+                method: if body.is_empty() { "GET" } else { "POST" },
+                authority: "vigilo.example.gov.vn",
+                path: &path,
+                query: query.as_deref(),
+                headers: &[],
+                body: &body,
+            };
+            let h = sign_request(&keys, &req, NOW.unix_timestamp(), &nonce).unwrap();
+            let mut hs: Vec<(&str, &str)> = vec![
+                ("signature-input", &h.signature_input),
+                ("signature", &h.signature),
+            ];
+            if let Some(d) = &h.content_digest {
+                hs.push(("content-digest", d));
+            }
+            let signed = HttpRequest { headers: &hs, ..req };
+            let always = &mut |_: &KeyId, _: &str, _: i64| true;
+            let v = verify_request(&signed, &t, NOW, Duration::seconds(60), always);
+            proptest::prop_assert!(v.is_ok(), "{:?}", v);
+            // Change one byte of the path (to another allowed character).
+            let mut bytes = path.clone().into_bytes();
+            let i = flip.index(bytes.len());
+            bytes[i] = if bytes[i] == b'x' { b'y' } else { b'x' };
+            let other = String::from_utf8(bytes).unwrap();
+            let tampered = HttpRequest { path: &other, ..signed };
+            proptest::prop_assert_eq!(
+                verify_request(&tampered, &t, NOW, Duration::seconds(60), always),
+                Err(RequestError::BadSignature)
+            );
+        }
+    }
+
     #[test]
     fn refusals() {
         let req = feed_request();
