@@ -52,6 +52,7 @@ pub enum ActionKind {
 #[serde(deny_unknown_fields)]
 pub struct ActionTaken {
     pub kind: ActionKind,
+    #[serde(with = "crate::appraisal::iso_date")]
     pub on: Date,
     pub reference: Option<String>,
 }
@@ -72,7 +73,9 @@ pub struct WarningProduct {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WarningCounts {
+    #[serde(with = "crate::appraisal::iso_date")]
     pub period_from: Date,
+    #[serde(with = "crate::appraisal::iso_date")]
     pub period_to: Date,
     pub death: Cell,
     pub serious_injury: Cell,
@@ -465,6 +468,12 @@ mod tests {
         ] {
             assert!(!wire.contains(planted), "{planted} left in {wire}");
         }
+        // Dates are ISO 8601 calendar dates on the wire.
+        assert!(
+            wire.contains(r#""period_from":"2026-11-01","period_to":"2026-11-30""#),
+            "{wire}"
+        );
+        assert!(wire.contains(r#""on":"2026-12-01""#), "{wire}");
         // Also what a reader decodes from it.
         let back = EarlyWarning::from_payload(&item.item.payload).unwrap();
         assert_eq!(back, warning);
