@@ -1,7 +1,7 @@
 //! The early-warning message exchanged between GRN members: shaped after the IMDRF NCAR
-//! exchange form (IMDRF/NCAR WG/N14) and the common data set for adverse event data
-//! exchange between regulators (IMDRF/AET WG/N85, 2024), with Vigilo's AI fields. Field
-//! sources are listed in `docs/federation.md`.
+//! exchange report form and the common data set for adverse event data exchange between
+//! IMDRF regulators (IMDRF/AET WG/N85 FINAL:2024), with Vigilo's AI fields. Field sources
+//! are listed in `docs/federation.md`.
 //!
 //! [`compose_early_warning`] takes only structured fields and text a reviewer wrote for
 //! this message: there is no field through which an incident's narrative could travel.
