@@ -37,6 +37,9 @@ pub const MAX_VERSION: u64 = 1 << 53;
 /// The most countries an audience may list.
 pub const MAX_AUDIENCE_COUNTRIES: usize = 250;
 const MAX_ID_LEN: usize = 100;
+/// `,"signature":"` + 86 characters of base64url + `"`: what the signature adds to the
+/// canonical content (which always has other members, hence the comma).
+const SIGNATURE_MEMBER_LEN: usize = 101;
 
 /// What an item is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -462,15 +465,16 @@ pub fn verify_item_value(
             ));
         }
     }
-    let content = canonical_bytes(&Value::Object(object.clone())).map_err(malformed)?;
-    // The wire form is the content plus about 100 bytes of signature member.
-    if content.len() + 100 > policy.max_item_bytes {
+    let mut content_value = Value::Object(object);
+    let content = canonical_bytes(&content_value).map_err(malformed)?;
+    let wire_len = content.len() + SIGNATURE_MEMBER_LEN;
+    if wire_len > policy.max_item_bytes {
         return Err(VerifyError::TooLarge {
-            size: content.len() + 100,
+            size: wire_len,
             max: policy.max_item_bytes,
         });
     }
-    let item: Item = serde_json::from_value(Value::Object(object.clone())).map_err(malformed)?;
+    let item = Item::deserialize(&content_value).map_err(malformed)?;
     if item.format != ITEM_FORMAT {
         return Err(VerifyError::UnsupportedFormat(
             item.format.chars().take(60).collect(),
@@ -501,11 +505,13 @@ pub fn verify_item_value(
     if !item.audience.includes(policy.reader) {
         return Err(VerifyError::NotForReader(policy.reader));
     }
-    object.insert(
-        "signature".to_owned(),
-        Value::String(URL_SAFE_NO_PAD.encode(signature)),
-    );
-    let wire = canonical_bytes(&Value::Object(object)).map_err(malformed)?;
+    if let Value::Object(object) = &mut content_value {
+        object.insert(
+            "signature".to_owned(),
+            Value::String(URL_SAFE_NO_PAD.encode(signature)),
+        );
+    }
+    let wire = canonical_bytes(&content_value).map_err(malformed)?;
     Ok(VerifiedItem {
         item,
         signature,
@@ -570,6 +576,8 @@ mod tests {
         assert_eq!(v.item(), &s.item);
         assert_eq!(v.wire(), s.wire.as_slice());
         assert_eq!(v.content_digest(), &s.content_digest);
+        let content = canonical_bytes(&serde_json::to_value(&s.item).unwrap()).unwrap();
+        assert_eq!(s.wire.len(), content.len() + SIGNATURE_MEMBER_LEN);
         // Layout does not matter: pretty-printed, members reordered.
         let pretty = serde_json::to_vec_pretty(&s.to_value()).unwrap();
         assert!(verify_item(&pretty, &trusted(), &policy("GB")).is_ok());
@@ -585,6 +593,17 @@ mod tests {
             verify_item(&s.wire, &trusted(), &small),
             Err(VerifyError::TooLarge { max: 100, .. })
         ));
+        // The bound is exact, also for an item taken from a parsed page.
+        small.max_item_bytes = s.wire.len();
+        assert!(verify_item_value(s.to_value(), &trusted(), &small).is_ok());
+        small.max_item_bytes = s.wire.len() - 1;
+        assert_eq!(
+            verify_item_value(s.to_value(), &trusted(), &small),
+            Err(VerifyError::TooLarge {
+                size: s.wire.len(),
+                max: s.wire.len() - 1
+            })
+        );
         assert!(matches!(
             verify_item(b"{\"a\":", &trusted(), &p),
             Err(VerifyError::Malformed(_))
