@@ -484,8 +484,10 @@ pub fn verify_item_value(
         return Err(malformed(ItemError::Version(item.version)));
     }
     item.audience.check().map_err(malformed)?;
+    // A store that answers with another key than the one named is treated as not knowing it.
     let pinned = keys
         .pinned(&item.origin.key_id)
+        .filter(|p| p.key.key_id() == item.origin.key_id)
         .ok_or_else(|| VerifyError::UnknownSigner(item.origin.key_id.clone()))?;
     if pinned.country != item.origin.country {
         return Err(VerifyError::WrongCountry {
@@ -633,6 +635,17 @@ mod tests {
                 claimed: c("VN"),
                 pinned: c("SG")
             })
+        );
+        // A key source that answers with another key than the one asked for.
+        let confused = |_: &KeyId| {
+            Some(PinnedKey {
+                key: NodeKeys::from_seed(&[8; 32]).public_key(),
+                country: c("VN"),
+            })
+        };
+        assert_eq!(
+            verify_item(&s.wire, &confused, &p),
+            Err(VerifyError::UnknownSigner(vn().key_id()))
         );
         // Forged: signed by an unpinned key that claims the pinned key's id.
         let forger = NodeKeys::from_seed(&[9; 32]);

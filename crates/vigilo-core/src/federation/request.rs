@@ -456,6 +456,7 @@ pub fn verify_request(
         .map_err(|_| RequestError::UnknownKey(keyid.chars().take(40).collect()))?;
     let pinned = keys
         .pinned(&key_id)
+        .filter(|p| p.key.key_id() == key_id)
         .ok_or_else(|| RequestError::UnknownKey(key_id.to_string()))?;
     let now_s = now.unix_timestamp();
     let skew = max_skew.whole_seconds();
