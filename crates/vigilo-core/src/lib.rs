@@ -13,6 +13,7 @@ pub mod codes;
 pub mod directory;
 pub mod documents;
 pub mod fda_list;
+pub mod federation;
 pub mod identity;
 pub mod impact;
 pub mod incident;
