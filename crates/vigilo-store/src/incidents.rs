@@ -329,12 +329,10 @@ impl Store {
             codes: Vec::new(),
         };
         let score = completeness(&facts).score;
-        let mut tx = self.begin_write().await?;
-        let year = year_of(&received_at);
-        let seq = next_counter(&mut tx, &format!("incident-{year}")).await?;
         let incident = Incident {
             id: new_id(),
-            receipt: receipt_number(year, seq),
+            // Numbered inside the writing transaction, in commit order.
+            receipt: String::new(),
             source: new.source.code().into(),
             external_id: None,
             reporter_kind: input.reporter_kind.code().into(),
@@ -365,51 +363,50 @@ impl Store {
             causality: None,
             duplicate_of: None,
             completeness: score,
-            updated_at: received_at.clone(),
+            updated_at: received_at,
         };
-        let inserted =
-            insert_incident(&mut tx, &incident, new.client_key, new.reporter.user_id).await;
-        if let Err(e) = inserted {
-            // Two resends of one offline draft racing each other: answer the first.
-            if let (Some(key), StoreError::Conflict { .. }) = (new.client_key, &e) {
-                drop(tx);
-                if let Some(existing) = self.incident_by_client_key(key).await? {
-                    return Ok(Submission {
-                        incident: existing,
-                        created: false,
-                    });
+        let written = match self
+            .incident_writer
+            .submit(
+                self.pool(),
+                self.backend,
+                incident,
+                new.client_key,
+                new.reporter.user_id,
+            )
+            .await
+        {
+            Ok(result) => result,
+            Err(mut incident) => {
+                let mut tx = self.begin_write().await?;
+                let written = write_new_incident(
+                    &mut tx,
+                    &mut incident,
+                    new.client_key,
+                    new.reporter.user_id,
+                )
+                .await;
+                match written {
+                    Ok(()) => tx.commit().await.map(|()| incident).map_err(Into::into),
+                    Err(e) => Err(e),
                 }
             }
-            return Err(e);
-        }
-        insert_event(
-            &mut tx,
-            &incident.id,
-            &received_at,
-            new.reporter.user_id.unwrap_or("anonymous"),
-            "receive",
-            "",
-            IncidentState::Received.code(),
-            "",
-        )
-        .await?;
-        append(
-            &mut tx,
-            &received_at,
-            &AuditEntry::new(
-                new.reporter.user_id.unwrap_or("anonymous"),
-                "incident.receive",
-                "incident",
-                &incident.id,
-            )
-            .after(json!({
-                "receipt": incident.receipt, "source": incident.source,
-                "product_id": incident.product_id, "version_id": incident.version_id,
-                "seriousness": incident.seriousness, "deadline": incident.deadline,
-            })),
-        )
-        .await?;
-        tx.commit().await?;
+        };
+        let incident = match written {
+            Ok(incident) => incident,
+            Err(e) => {
+                // Two resends of one offline draft racing each other: answer the first.
+                if let (Some(key), StoreError::Conflict { .. }) = (new.client_key, &e) {
+                    if let Some(existing) = self.incident_by_client_key(key).await? {
+                        return Ok(Submission {
+                            incident: existing,
+                            created: false,
+                        });
+                    }
+                }
+                return Err(e);
+            }
+        };
         Ok(Submission {
             incident,
             created: true,
@@ -1275,6 +1272,43 @@ struct Place {
 
 const VIEW_COLUMNS: &str = "i.id, i.receipt, i.source, i.external_id, i.reporter_kind, i.reporter_org_id, i.product_id, i.version_id, i.product_text, i.foreign_reference_id, i.manufacturer_text, i.deployment_id, i.facility_id, i.province_code, i.unit_code, i.country, i.occurred_on, i.aware_on, i.received_at, i.received_on, i.seriousness, i.public_health_threat, i.narrative, i.redactions_json, i.patient_sex, i.patient_age_band, i.state, i.deadline, i.causality, i.duplicate_of, i.completeness, i.updated_at, p.name AS product_name, p.manufacturer_id, v.version, o.name AS facility_name";
 const VIEW_FROM: &str = "FROM incidents i LEFT JOIN products p ON p.id = i.product_id LEFT JOIN product_versions v ON v.id = i.version_id LEFT JOIN organisations o ON o.id = i.facility_id";
+
+/// Writes a new report with its receipt number, its first event and its audit row, on a
+/// connection inside a transaction (the group-commit writer's savepoint, or a caller's own).
+pub(crate) async fn write_new_incident(
+    conn: &mut sqlx::AnyConnection,
+    incident: &mut Incident,
+    client_key: Option<&str>,
+    reporter_user_id: Option<&str>,
+) -> Result<(), StoreError> {
+    let year = year_of(&incident.received_at);
+    let seq = next_counter(&mut *conn, &format!("incident-{year}")).await?;
+    incident.receipt = receipt_number(year, seq);
+    insert_incident(&mut *conn, incident, client_key, reporter_user_id).await?;
+    let actor = reporter_user_id.unwrap_or("anonymous");
+    insert_event(
+        &mut *conn,
+        &incident.id,
+        &incident.received_at,
+        actor,
+        "receive",
+        "",
+        IncidentState::Received.code(),
+        "",
+    )
+    .await?;
+    append(
+        &mut *conn,
+        &incident.received_at,
+        &AuditEntry::new(actor, "incident.receive", "incident", &incident.id).after(json!({
+            "receipt": incident.receipt, "source": incident.source,
+            "product_id": incident.product_id, "version_id": incident.version_id,
+            "seriousness": incident.seriousness, "deadline": incident.deadline,
+        })),
+    )
+    .await?;
+    Ok(())
+}
 
 pub(crate) async fn insert_incident(
     conn: &mut sqlx::AnyConnection,

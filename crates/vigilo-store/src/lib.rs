@@ -20,6 +20,7 @@ mod auth;
 mod bulk;
 mod directory;
 mod error;
+mod group_commit;
 mod incidents;
 mod jobs;
 mod monitoring;
@@ -113,6 +114,7 @@ pub struct Store {
     backend: Backend,
     clock: Arc<dyn Clock>,
     redacted_url: String,
+    incident_writer: Arc<group_commit::IncidentWriter>,
 }
 
 impl std::fmt::Debug for Store {
@@ -157,6 +159,20 @@ fn normalise_url(url: &str) -> Result<(String, Backend), StoreError> {
     } else {
         Err(StoreError::UnsupportedUrl(redact_url(url)))
     }
+}
+
+/// Starts a transaction that will write: on SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`), so it waits for other writers up front instead of failing at
+/// its first write.
+pub(crate) async fn begin_write_on(
+    pool: &AnyPool,
+    backend: Backend,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+    let tx = match backend {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+        Backend::Postgres => pool.begin().await?,
+    };
+    Ok(tx)
 }
 
 impl Store {
@@ -206,6 +222,7 @@ impl Store {
             backend,
             clock,
             redacted_url,
+            incident_writer: Arc::default(),
         })
     }
 
@@ -280,11 +297,7 @@ impl Store {
     pub(crate) async fn begin_write(
         &self,
     ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
-        Ok(tx)
+        begin_write_on(&self.pool, self.backend).await
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
