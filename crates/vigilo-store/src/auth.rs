@@ -633,24 +633,31 @@ impl Store {
         if !secret.starts_with(TOKEN_PREFIX) {
             return Ok(None);
         }
-        let now = self.now_text();
-        let user_id: Option<String> = sqlx::query_scalar(
-            "SELECT user_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL \
+        let now = self.now();
+        let now_text = format_time(now);
+        let found: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT user_id, last_used_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL \
              AND (expires_at IS NULL OR expires_at > $2)",
         )
         .bind(sha256_hex(secret))
-        .bind(&now)
+        .bind(&now_text)
         .fetch_optional(self.pool())
         .await?;
-        let Some(user_id) = user_id else {
+        let Some((user_id, last_used_at)) = found else {
             return Ok(None);
         };
-        // Best effort: a failed timestamp update must not fail the request.
-        let _ = sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2")
-            .bind(&now)
-            .bind(sha256_hex(secret))
-            .execute(self.pool())
-            .await;
+        // "Last used" to the minute is enough for the token list, and writing it on
+        // every request would put a durable write (and the write lock) in front of
+        // every API call, reads included. Best effort: a failed update must not fail
+        // the request.
+        let stale_before = format_time(now - Duration::minutes(1));
+        if last_used_at.is_none_or(|t| t < stale_before) {
+            let _ = sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2")
+                .bind(&now_text)
+                .bind(sha256_hex(secret))
+                .execute(self.pool())
+                .await;
+        }
         Ok(self
             .user_by_id(&user_id)
             .await?

@@ -364,6 +364,19 @@ async fn api_tokens(db: &TestDb) {
     );
     assert!(store.token_user("vgl_wrong").await.unwrap().is_none());
     assert!(store.token_user("").await.unwrap().is_none());
+    // "Last used" is kept to the minute: not rewritten on every request.
+    let last_used = |tokens: Vec<vigilo_store::ApiToken>| tokens[0].last_used_at.clone();
+    let first = last_used(store.list_tokens(None).await.unwrap());
+    assert_eq!(first.as_deref(), Some("2026-11-23T09:00:00.000000Z"));
+    clock.advance(Duration::seconds(30));
+    store.token_user(&secret).await.unwrap().unwrap();
+    assert_eq!(last_used(store.list_tokens(None).await.unwrap()), first);
+    clock.advance(Duration::seconds(31));
+    store.token_user(&secret).await.unwrap().unwrap();
+    assert_eq!(
+        last_used(store.list_tokens(None).await.unwrap()).as_deref(),
+        Some("2026-11-23T09:01:01.000000Z")
+    );
     // Expiry.
     clock.advance(Duration::days(31));
     assert!(store.token_user(&secret).await.unwrap().is_none());
