@@ -535,11 +535,7 @@ impl NewSession {
 /// Training coverage: the share of deployed (facility, tool) pairs whose facility has staff
 /// trained on the tool, as a whole percentage rounded down (so 99.6 % is not shown as 100 %).
 pub fn coverage_percent(trained: u64, total: u64) -> Option<u64> {
-    if total == 0 {
-        None
-    } else {
-        Some(trained.min(total) * 100 / total)
-    }
+    (trained.min(total) * 100).checked_div(total)
 }
 
 #[cfg(test)]
