@@ -21,6 +21,7 @@ pub mod incident_quality;
 pub mod kpi;
 pub mod lang;
 pub mod monitoring;
+pub mod navigator;
 pub mod period;
 pub mod public_reports;
 pub mod scrub;

@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod monitoring;
 pub mod monitoring_alerts;
 pub mod monitoring_report;
+pub mod navigator;
 pub mod notices;
 pub mod openapi;
 pub mod orgs;

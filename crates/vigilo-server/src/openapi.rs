@@ -36,6 +36,12 @@ use utoipa::{Modify, OpenApi};
         crate::notices::api_list, crate::notices::api_acknowledge,
         crate::fhir_incidents::create, crate::fhir_incidents::search,
         crate::fhir_incidents::read,
+        crate::navigator::api_list, crate::navigator::api_open, crate::navigator::api_get,
+        crate::navigator::api_save, crate::navigator::api_courses,
+        crate::navigator::api_create_course, crate::navigator::api_sessions,
+        crate::navigator::api_record_session, crate::navigator::api_training_status,
+        crate::navigator::api_map, crate::navigator::api_settings,
+        crate::navigator::api_set_settings,
     ),
     components(schemas(Problem)),
     modifiers(&Security)

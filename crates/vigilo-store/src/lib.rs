@@ -24,6 +24,7 @@ mod group_commit;
 mod incidents;
 mod jobs;
 mod monitoring;
+mod navigator;
 mod notices;
 mod orgs;
 mod sandbox;
@@ -54,6 +55,10 @@ pub use monitoring::{
     parse_counts, Alert, AlertFilter, BatchReceipt, Deployment, DeploymentFilter, DeploymentView,
     FacilityPeriodSums, GroupBy, ImpactSums, NewAlert, NewDeployment, ProvinceRollout, ReportSums,
     RowOutcome, StoredReport, Submitter, SumsQuery, Training, UnreadableRow,
+};
+pub use navigator::{
+    AssessedUnit, AssessmentRevision, ReadinessAssessment, ReadinessCell, RecordedSession,
+    SessionFilter, ToolTrainingStatus, TrainingCourse, TrainingSession,
 };
 pub use notices::{FacilityNotice, IssuedNotice, NewNotice, Notice, NoticeRecipient};
 pub use orgs::{NewOrganisation, Organisation};

@@ -470,6 +470,9 @@ fn i(v: u64) -> i64 {
 impl Store {
     // ---- training ----
 
+    /// Records staff trained on a product at a facility. Since the Navigator, this is a
+    /// training session of a course on the product (found by title, or created), which writes
+    /// the facility's training record in the same transaction (`navigator.rs`).
     pub async fn record_training(
         &self,
         actor: &str,
@@ -477,54 +480,17 @@ impl Store {
         product_id: &str,
         record: &TrainingRecord,
     ) -> Result<Training, StoreError> {
-        record
-            .validate(self.now().date())
-            .map_err(|e| invalid("training", e))?;
-        let facility = self
-            .organisation(facility_id)
-            .await?
-            .ok_or_else(|| not_found("facility", facility_id))?;
-        if facility.kind != "facility" {
-            return Err(invalid(
-                "facility",
-                format!("{} is not a health facility", facility.name),
-            ));
-        }
-        self.product(product_id)
-            .await?
-            .ok_or_else(|| not_found("product", product_id))?;
-        let t = Training {
-            id: new_id(),
-            facility_id: facility_id.into(),
-            product_id: product_id.into(),
-            trained_on: iso_date::format(record.trained_on),
-            course: record.course.trim().into(),
-            staff_trained: i64::from(record.staff_trained),
-            recorded_by: actor.into(),
-            created_at: self.now_text(),
-        };
-        let mut tx = self.begin_write().await?;
-        sqlx::query(sqlf!(
-            "INSERT INTO training_records ({TRAINING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        ))
-        .bind(&t.id)
-        .bind(&t.facility_id)
-        .bind(&t.product_id)
-        .bind(&t.trained_on)
-        .bind(&t.course)
-        .bind(t.staff_trained)
-        .bind(&t.recorded_by)
-        .bind(&t.created_at)
-        .execute(&mut *tx)
-        .await?;
-        append(
-            &mut tx,
-            &t.created_at,
-            &AuditEntry::new(actor, "training.record", "training", &t.id).after(json!(&t)),
+        self.record_training_as_session(
+            actor,
+            &[(
+                facility_id.to_string(),
+                product_id.to_string(),
+                record.clone(),
+            )],
         )
-        .await?;
-        tx.commit().await?;
-        Ok(t)
+        .await?
+        .pop()
+        .ok_or_else(|| invalid("training", "nothing was recorded"))
     }
 
     pub async fn trainings(
@@ -650,6 +616,13 @@ impl Store {
             break;
         }
         let licence = chosen.ok_or_else(|| invalid("licence", refusal))?;
+        // The Navigator's gate: a high-risk tool needs the facility's readiness at the
+        // regulator's minimum (no minimum set: no gate).
+        let product = self
+            .product(&version.product_id)
+            .await?
+            .ok_or_else(|| not_found("product", &version.product_id))?;
+        self.readiness_gate(&facility.id, &product).await?;
         let training: Option<(String,)> = sqlx::query_as(
             "SELECT id FROM training_records WHERE facility_id = $1 AND product_id = $2 AND trained_on <= $3 ORDER BY trained_on DESC, id DESC LIMIT 1",
         )

@@ -181,6 +181,13 @@ pub async fn load_demo(
         reports = pilot.reports,
         "demo pilot loaded"
     );
+    // Last: it sets the minimum readiness level for high-risk tools, which would hold back
+    // the pilot's deployments at stations that have not assessed themselves.
+    let navigator = crate::demo_navigator::load(store).await?;
+    tracing::info!(
+        assessments = navigator.assessments,
+        "demo: navigator self-assessments"
+    );
     load_fda_list(store).await;
     store.meta_set(DEMO_MARK, "true").await?;
     Ok(out)

@@ -5,6 +5,7 @@ mod demo;
 mod demo_appraisal;
 mod demo_incidents;
 mod demo_monitoring;
+mod demo_navigator;
 mod import;
 mod report_cli;
 mod scrub_cli;
