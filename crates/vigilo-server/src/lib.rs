@@ -10,6 +10,7 @@ pub mod ctx;
 pub mod directory;
 pub mod error;
 pub mod extract;
+pub mod federation;
 pub mod fhir_incidents;
 pub mod i18n;
 pub mod impact;
@@ -63,6 +64,8 @@ pub struct ServerConfig {
     pub intake_per_client: ratelimit::Rate,
     /// Anonymous incident reports allowed from all addresses together.
     pub intake_overall: ratelimit::Rate,
+    /// GRN federation: this node's keys and identity, limits, the sync interval.
+    pub federation: federation::FederationConfig,
 }
 
 impl Default for ServerConfig {
@@ -79,6 +82,7 @@ impl Default for ServerConfig {
             // A station sending a day's reports at once fits; a script flooding does not.
             intake_per_client: ratelimit::Rate::new(30, Duration::from_secs(20)),
             intake_overall: ratelimit::Rate::new(500, Duration::from_millis(50)),
+            federation: federation::FederationConfig::default(),
         }
     }
 }
@@ -182,10 +186,21 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    if let Some(identity) = &state.config.federation.identity {
+        // Recorded at every start: the key file or the configuration may have changed.
+        if let Err(e) = state
+            .store
+            .set_node_identity("system:start", identity)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot record this node's federation identity");
+        }
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let jobs = if state.config.run_jobs {
         Some(tokio::spawn(jobs::run_scheduler(
             state.store.clone(),
+            state.config.clone(),
             stop_rx.clone(),
             Duration::from_secs(5),
         )))
