@@ -739,14 +739,16 @@ pub async fn sync_peers(
     let mut summary = SyncSummary::default();
     for peer in store.peers_due().await? {
         summary.peers += 1;
-        match sync_peer(store, config, client, keys, me, &peer).await {
-            Ok(o) => {
-                summary.inserted += o.inserted;
-                summary.replaced += o.replaced;
-                summary.hidden += o.hidden;
-                summary.unchanged += o.unchanged;
-                summary.refused += o.refused;
-            }
+        // Pages applied before a failure count too: they are stored with their cursor.
+        let mut o = PageOutcome::default();
+        let result = sync_peer(store, config, client, keys, me, &peer, &mut o).await;
+        summary.inserted += o.inserted;
+        summary.replaced += o.replaced;
+        summary.hidden += o.hidden;
+        summary.unchanged += o.unchanged;
+        summary.refused += o.refused;
+        match result {
+            Ok(()) => {}
             Err(e) => {
                 summary.failed += 1;
                 let step = peer.failures.clamp(0, 20) as u32;
@@ -812,9 +814,9 @@ async fn sync_peer(
     keys: &NodeKeys,
     me: &PeerIdentity,
     peer: &Peer,
-) -> Result<PageOutcome, SyncError> {
+    total: &mut PageOutcome,
+) -> Result<(), SyncError> {
     let identity = peer.identity()?;
-    let mut total = PageOutcome::default();
     let mut after = peer.cursor();
     for _ in 0..config.max_pages_per_run.max(1) {
         let pinned = store.pinned_keys().await?;
@@ -934,5 +936,5 @@ async fn sync_peer(
             break;
         }
     }
-    Ok(total)
+    Ok(())
 }

@@ -98,6 +98,17 @@ impl TestServer {
         country: &str,
         name: &str,
     ) -> Option<TestServer> {
+        Self::start_node_with(backend, seed, country, name, |c| c).await
+    }
+
+    /// [`start_node`](Self::start_node) with the configuration adjusted by `adjust`.
+    pub async fn start_node_with(
+        backend: Backend,
+        seed: u8,
+        country: &str,
+        name: &str,
+        adjust: impl FnOnce(ServerConfig) -> ServerConfig,
+    ) -> Option<TestServer> {
         let keys = Arc::new(NodeKeys::from_seed(&[seed; 32]));
         let mut identity = None;
         let k = keys.clone();
@@ -108,7 +119,7 @@ impl TestServer {
                 format!("http://{addr}").parse().expect("base URL"),
             );
             identity = Some(id.clone());
-            ServerConfig {
+            adjust(ServerConfig {
                 run_jobs: false,
                 federation: FederationConfig {
                     keys: Some(k.clone()),
@@ -116,7 +127,7 @@ impl TestServer {
                     ..FederationConfig::default()
                 },
                 ..ServerConfig::default()
-            }
+            })
         })
         .await?;
         let identity = identity.expect("identity");
