@@ -47,6 +47,9 @@ pub struct FederationConfig {
     pub max_item_bytes: usize,
     /// The largest feed page accepted from a peer.
     pub max_response_bytes: usize,
+    /// The size this node's feed pages stop at (after at least one item); below
+    /// `max_response_bytes` so that peers with the default settings accept every page.
+    pub max_page_bytes: usize,
     /// Time allowed for one feed request to a peer, connection to last byte.
     pub fetch_timeout: StdDuration,
     /// Items asked for per page.
@@ -65,8 +68,9 @@ impl Default for FederationConfig {
             keys: None,
             identity: None,
             max_skew: Duration::minutes(5),
-            max_item_bytes: 256 * 1024,
+            max_item_bytes: vigilo_store::MAX_PUBLISHED_ITEM_BYTES,
             max_response_bytes: 8 * 1024 * 1024,
+            max_page_bytes: 4 * 1024 * 1024,
             fetch_timeout: StdDuration::from_secs(20),
             page_limit: 200,
             max_pages_per_run: 50,
@@ -254,27 +258,38 @@ pub async fn feed(
         .feed_rows(after, limit)
         .await
         .map_err(ctx.store_err())?;
+    // The items are served exactly as signed and stored (canonical JSON). A page stops
+    // early (with at least one item) at `max_page_bytes`, so that it fits every reader's
+    // response limit and a run of large items cannot block a reader for good.
+    let max_bytes = state.config.federation.max_page_bytes;
     let mut served: Vec<&PublishedItem> = Vec::new();
-    for row in &page.rows {
-        match row.audience() {
-            Ok(a) if a.visible_to(requester.country) => served.push(row),
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(position = row.position, error = %e, "stored item unreadable")
-            }
-        }
-    }
-    // The items are served exactly as signed and stored (canonical JSON).
     let mut body = String::from("{\"items\":[");
-    for (i, row) in served.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
+    let mut next = page.next;
+    let mut scanned = after.unwrap_or(0);
+    for row in &page.rows {
+        let visible = match row.audience() {
+            Ok(a) => a.visible_to(requester.country),
+            Err(e) => {
+                tracing::error!(position = row.position, error = %e, "stored item unreadable");
+                false
+            }
+        };
+        if visible {
+            if !served.is_empty() && body.len() + row.wire.len() + 40 > max_bytes {
+                next = scanned;
+                break;
+            }
+            if !served.is_empty() {
+                body.push(',');
+            }
+            body.push_str(&format!("{{\"position\":{},\"item\":", row.position));
+            body.push_str(&row.wire);
+            body.push('}');
+            served.push(row);
         }
-        body.push_str(&format!("{{\"position\":{},\"item\":", row.position));
-        body.push_str(&row.wire);
-        body.push('}');
+        scanned = u64::try_from(row.position).unwrap_or(scanned);
     }
-    body.push_str(&format!("],\"next\":{}}}", page.next));
+    body.push_str(&format!("],\"next\":{next}}}"));
     let recipient = requester
         .key_id
         .as_ref()

@@ -22,7 +22,72 @@ both_backends!(
     bad_feed_requests_are_refused_and_logged,
     admins_pin_list_and_remove_peers_in_both_languages,
     reviewers_see_what_peers_sent,
+    feed_pages_stop_at_their_byte_limit,
 );
+
+async fn feed_pages_stop_at_their_byte_limit(backend: Backend) {
+    let Some(vn) = TestServer::start_node_with(backend, 7, "VN", "Cục HTTBYT", |mut c| {
+        c.federation.max_page_bytes = 1500;
+        c
+    })
+    .await
+    else {
+        return;
+    };
+    for n in 0..3 {
+        let id = format!("de-{n}");
+        publish(
+            &vn,
+            &id,
+            ItemType::DirectoryEntry,
+            Audience::Public,
+            json!({"text": "x".repeat(600)}),
+        )
+        .await;
+    }
+    // An item too large for peers is not published.
+    let node = vn.node.as_ref().unwrap();
+    let big = vn
+        .store
+        .publish(
+            "test",
+            &node.keys,
+            NewPublication {
+                item_type: ItemType::DirectoryEntry,
+                id: "big".parse().unwrap(),
+                audience: Audience::Public,
+                payload: json!({"text": "x".repeat(vigilo_store::MAX_PUBLISHED_ITEM_BYTES)}),
+            },
+        )
+        .await;
+    assert!(
+        matches!(big, Err(vigilo_store::StoreError::Invalid { .. })),
+        "{:?}",
+        big.map(|p| p.position)
+    );
+    let c = TestServer::client();
+    let mut after = 0;
+    let mut pages = Vec::new();
+    loop {
+        let page: Value = c
+            .get(vn.url(&format!("{FEED_PATH}?after={after}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let next = page["next"].as_u64().unwrap();
+        if next == after {
+            assert!(ids(&page).is_empty());
+            break;
+        }
+        pages.push(ids(&page));
+        after = next;
+    }
+    assert_eq!(pages, vec![vec!["de-0"], vec!["de-1"], vec!["de-2"]]);
+    vn.stop().await;
+}
 
 pub fn warning_payload(summary: &str) -> Value {
     compose_early_warning(

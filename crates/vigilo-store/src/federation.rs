@@ -198,6 +198,10 @@ pub struct OutboundRecord {
     pub sent_at: String,
 }
 
+/// The largest item this node publishes (canonical bytes with the signature): what peers
+/// accept by default (`VerifyPolicy::max_item_bytes` in the sync job).
+pub const MAX_PUBLISHED_ITEM_BYTES: usize = 256 * 1024;
+
 /// The recipient of anonymous (unsigned) feed requests in the outbound record.
 pub const ANONYMOUS_RECIPIENT: &str = "anonymous";
 
@@ -570,6 +574,15 @@ impl Store {
             },
         )
         .map_err(|e| invalid("item", e.to_string()))?;
+        if signed.wire.len() > MAX_PUBLISHED_ITEM_BYTES {
+            return Err(invalid(
+                "item",
+                format!(
+                    "{} bytes signed, more than the {MAX_PUBLISHED_ITEM_BYTES} peers accept",
+                    signed.wire.len()
+                ),
+            ));
+        }
         let wire =
             String::from_utf8(signed.wire.clone()).map_err(|e| invalid("item", e.to_string()))?;
         let audience_json =

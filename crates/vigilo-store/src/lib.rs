@@ -47,7 +47,7 @@ pub use directory::{
 pub use error::StoreError;
 pub use federation::{
     FeedRows, ItemRefusal, NewPublication, OutboundRecord, PageOutcome, Peer, PublishedItem,
-    ReceivedItem, Refusal, ANONYMOUS_RECIPIENT,
+    ReceivedItem, Refusal, ANONYMOUS_RECIPIENT, MAX_PUBLISHED_ITEM_BYTES,
 };
 pub use incidents::{
     CountBy, CountCell, ImdrfTermRow, Incident, IncidentCode, IncidentEvent, IncidentFilter,
