@@ -56,6 +56,8 @@ pub struct FederationConfig {
     pub page_limit: u32,
     /// Pages pulled from one peer per run (the rest waits for the next run).
     pub max_pages_per_run: u32,
+    /// No new page is asked of a peer after this long in one run.
+    pub peer_run_budget: StdDuration,
     /// How often the sync job runs; also the first back-off step.
     pub sync_interval: Duration,
     /// The longest back-off for a peer that keeps failing.
@@ -74,6 +76,7 @@ impl Default for FederationConfig {
             fetch_timeout: StdDuration::from_secs(20),
             page_limit: 200,
             max_pages_per_run: 50,
+            peer_run_budget: StdDuration::from_secs(120),
             sync_interval: Duration::minutes(5),
             max_backoff: Duration::hours(6),
         }
@@ -748,41 +751,63 @@ pub async fn sync_peers(
     config: &FederationConfig,
     client: &reqwest::Client,
 ) -> Result<SyncSummary, SyncError> {
-    let (Some(keys), Some(me)) = (config.keys.as_deref(), config.identity.as_ref()) else {
+    if config.keys.is_none() || config.identity.is_none() {
         return Err(SyncError::NotConfigured);
-    };
+    }
     let mut summary = SyncSummary::default();
+    // Peers are pulled side by side: a slow peer delays nobody else.
+    let mut tasks = tokio::task::JoinSet::new();
     for peer in store.peers_due().await? {
         summary.peers += 1;
-        // Pages applied before a failure count too: they are stored with their cursor.
-        let mut o = PageOutcome::default();
-        let result = sync_peer(store, config, client, keys, me, &peer, &mut o).await;
-        summary.inserted += o.inserted;
-        summary.replaced += o.replaced;
-        summary.hidden += o.hidden;
-        summary.unchanged += o.unchanged;
-        summary.refused += o.refused;
-        match result {
-            Ok(()) => {}
+        let (store, config, client) = (store.clone(), config.clone(), client.clone());
+        tasks.spawn(async move {
+            // Pages applied before a failure count too: they are stored with their cursor.
+            let mut outcome = PageOutcome::default();
+            let failed = match sync_peer(&store, &config, &client, &peer, &mut outcome).await {
+                Ok(()) => false,
+                Err(e) => {
+                    record_failure(&store, &config, &peer, &e).await;
+                    true
+                }
+            };
+            (outcome, failed)
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok((o, failed)) => {
+                summary.inserted += o.inserted;
+                summary.replaced += o.replaced;
+                summary.hidden += o.hidden;
+                summary.unchanged += o.unchanged;
+                summary.refused += o.refused;
+                summary.failed += u64::from(failed);
+            }
             Err(e) => {
                 summary.failed += 1;
-                let step = peer.failures.clamp(0, 20) as u32;
-                let backoff = config
-                    .sync_interval
-                    .checked_mul(1i32 << step.min(16))
-                    .unwrap_or(config.max_backoff)
-                    .min(config.max_backoff);
-                tracing::warn!(peer = %peer.key_id, country = %peer.country, error = %e, "federation sync failed");
-                if let Err(e2) = store
-                    .record_sync_failure(&peer.id, &e.to_string(), store.now() + backoff)
-                    .await
-                {
-                    tracing::warn!(peer = %peer.key_id, error = %e2, "cannot record sync failure");
-                }
+                tracing::error!(error = %e, "federation sync task failed");
             }
         }
     }
     Ok(summary)
+}
+
+/// One more consecutive failure for the peer, and its back-off: the interval doubled for
+/// each failure before this one, at most `max_backoff`.
+async fn record_failure(store: &Store, config: &FederationConfig, peer: &Peer, e: &SyncError) {
+    let step = peer.failures.clamp(0, 16) as u32;
+    let backoff = config
+        .sync_interval
+        .checked_mul(1i32 << step)
+        .unwrap_or(config.max_backoff)
+        .min(config.max_backoff);
+    tracing::warn!(peer = %peer.key_id, country = %peer.country, error = %e, "federation sync failed");
+    if let Err(e2) = store
+        .record_sync_failure(&peer.id, &e.to_string(), store.now() + backoff)
+        .await
+    {
+        tracing::warn!(peer = %peer.key_id, error = %e2, "cannot record sync failure");
+    }
 }
 
 async fn read_bounded(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, SyncError> {
@@ -826,14 +851,20 @@ async fn sync_peer(
     store: &Store,
     config: &FederationConfig,
     client: &reqwest::Client,
-    keys: &NodeKeys,
-    me: &PeerIdentity,
     peer: &Peer,
     total: &mut PageOutcome,
 ) -> Result<(), SyncError> {
+    let (Some(keys), Some(me)) = (config.keys.as_deref(), config.identity.as_ref()) else {
+        return Err(SyncError::NotConfigured);
+    };
     let identity = peer.identity()?;
+    let started = std::time::Instant::now();
     let mut after = peer.cursor();
     for _ in 0..config.max_pages_per_run.max(1) {
+        if started.elapsed() > config.peer_run_budget {
+            // The rest waits for the next run; what was taken is stored.
+            break;
+        }
         let pinned = store.pinned_keys().await?;
         let query = match after {
             Some(a) => format!("after={a}&limit={}", config.page_limit),
