@@ -13,11 +13,12 @@ use crate::i18n::Tr;
 use crate::pages::{render_page as render, Layout};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 use time::Duration;
@@ -212,6 +213,7 @@ async fn verify_feed_request(
 pub async fn feed(
     State(state): State<AppState>,
     Extension(ctx): Extension<Arc<Ctx>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
 ) -> AppResult<Response> {
@@ -240,19 +242,18 @@ pub async fn feed(
         Ok(r) => r,
         Err((e, key_id)) => {
             tracing::warn!(key_id = key_id.as_deref().unwrap_or("-"), error = %e, "federation feed request refused");
-            let _ = state
-                .store
-                .record_refusal(
-                    "request",
-                    None,
-                    &ItemRefusal {
-                        position: None,
-                        item_id: None,
-                        key_id: key_id.clone(),
-                        reason: e.to_string(),
-                    },
-                )
-                .await;
+            // Recorded for the admin's page within a rate; beyond it, the log line only.
+            if state.federation_refusals.check(client.ip()).is_ok() {
+                let refusal = ItemRefusal {
+                    position: None,
+                    item_id: None,
+                    key_id: key_id.clone(),
+                    reason: e.to_string(),
+                };
+                if let Err(e2) = state.store.record_refusal("request", None, &refusal).await {
+                    tracing::warn!(error = %e2, "cannot record a refused federation request");
+                }
+            }
             return Err(ctx.err(AppError::new(request_error_code(&e)).detail(e.to_string())));
         }
     };

@@ -96,6 +96,9 @@ pub struct AppState {
     pub checklists: Arc<vigilo_core::checklist::Catalog>,
     /// Limits on anonymous incident reports.
     pub intake_limiter: Arc<ratelimit::RateLimiter>,
+    /// Limits on writing refused federation requests to the database (each is logged
+    /// anyway), so that a flood of bad signatures cannot fill it.
+    pub federation_refusals: Arc<ratelimit::RateLimiter>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +123,10 @@ impl AppState {
             intake_limiter: Arc::new(ratelimit::RateLimiter::new(
                 config.intake_per_client,
                 config.intake_overall,
+            )),
+            federation_refusals: Arc::new(ratelimit::RateLimiter::new(
+                ratelimit::Rate::new(30, Duration::from_secs(2)),
+                ratelimit::Rate::new(120, Duration::from_millis(500)),
             )),
             config: Arc::new(config),
             i18n: Arc::new(i18n::I18n::load()?),

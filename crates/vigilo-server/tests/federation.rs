@@ -448,6 +448,19 @@ async fn bad_feed_requests_are_refused_and_logged(backend: Backend) {
         .iter()
         .any(|r| r.key_id.as_deref() == Some(stranger.key_id().as_str())));
     assert_eq!(vn.store.outbound_records(None, 100).await.unwrap().len(), 1);
+
+    // A flood of bad signatures is refused and logged, but written down only within a rate.
+    for _ in 0..40 {
+        let r = TestServer::client()
+            .get(vn.url(FEED_PATH))
+            .header("signature", &h.signature)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let recorded = vn.store.list_refusals(1000).await.unwrap().len();
+    assert!((30..=33).contains(&recorded), "{recorded}");
     vn.stop().await;
 }
 
