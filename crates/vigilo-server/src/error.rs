@@ -26,6 +26,10 @@ pub enum ErrorCode {
     TooManyRequests,
     Unavailable,
     Internal,
+    FederationBadSignature,
+    FederationUnknownKey,
+    FederationStale,
+    FederationReplayed,
 }
 
 pub struct ErrorSpec {
@@ -36,7 +40,7 @@ pub struct ErrorSpec {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::MalformedJson,
@@ -51,6 +55,10 @@ impl ErrorCode {
         ErrorCode::TooManyRequests,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
+        ErrorCode::FederationBadSignature,
+        ErrorCode::FederationUnknownKey,
+        ErrorCode::FederationStale,
+        ErrorCode::FederationReplayed,
     ];
 
     pub fn spec(self) -> ErrorSpec {
@@ -139,6 +147,30 @@ impl ErrorCode {
                 "internal",
                 "Lỗi hệ thống. Sự cố đã được ghi lại; vui lòng thử lại.",
                 "Internal error. It has been logged; please try again.",
+            ),
+            FederationBadSignature => (
+                StatusCode::UNAUTHORIZED,
+                "federation_bad_signature",
+                "Chữ ký yêu cầu liên thông không hợp lệ hoặc không khớp với nút này; yêu cầu đã bị từ chối và ghi lại.",
+                "The federation request's signature is invalid or not made for this node; it was refused and logged.",
+            ),
+            FederationUnknownKey => (
+                StatusCode::UNAUTHORIZED,
+                "federation_unknown_key",
+                "Khóa ký yêu cầu không thuộc nút thành viên nào mà quản trị viên đã ghim; yêu cầu đã bị từ chối và ghi lại.",
+                "The request is signed by a key no administrator pinned as a peer; it was refused and logged.",
+            ),
+            FederationStale => (
+                StatusCode::UNAUTHORIZED,
+                "federation_stale",
+                "Thời điểm ký yêu cầu quá xa thời gian hiện tại; hãy kiểm tra đồng hồ của nút gửi.",
+                "The request was signed too far from the current time; check the sending node's clock.",
+            ),
+            FederationReplayed => (
+                StatusCode::UNAUTHORIZED,
+                "federation_replayed",
+                "Yêu cầu này đã được gửi trước đó (nonce đã dùng); yêu cầu phát lại bị từ chối và ghi lại.",
+                "This request was already received (its nonce was used); the replay was refused and logged.",
             ),
         };
         ErrorSpec {

@@ -463,6 +463,10 @@ fn outcome_error(lang: Lang, e: AppError) -> Response {
         ErrorCode::TooManyRequests => "throttled",
         ErrorCode::Unavailable => "transient",
         ErrorCode::Internal => "exception",
+        ErrorCode::FederationBadSignature
+        | ErrorCode::FederationUnknownKey
+        | ErrorCode::FederationStale
+        | ErrorCode::FederationReplayed => "security",
     };
     let diagnostics = match e.detail {
         Some(d) => format!("{}: {d}", e.code.message(lang)),

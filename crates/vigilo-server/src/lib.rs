@@ -10,6 +10,7 @@ pub mod ctx;
 pub mod directory;
 pub mod error;
 pub mod extract;
+pub mod federation;
 pub mod fhir_incidents;
 pub mod i18n;
 pub mod impact;
@@ -64,6 +65,8 @@ pub struct ServerConfig {
     pub intake_per_client: ratelimit::Rate,
     /// Anonymous incident reports allowed from all addresses together.
     pub intake_overall: ratelimit::Rate,
+    /// GRN federation: this node's keys and identity, limits, the sync interval.
+    pub federation: federation::FederationConfig,
 }
 
 impl Default for ServerConfig {
@@ -80,6 +83,7 @@ impl Default for ServerConfig {
             // A station sending a day's reports at once fits; a script flooding does not.
             intake_per_client: ratelimit::Rate::new(30, Duration::from_secs(20)),
             intake_overall: ratelimit::Rate::new(500, Duration::from_millis(50)),
+            federation: federation::FederationConfig::default(),
         }
     }
 }
@@ -93,6 +97,9 @@ pub struct AppState {
     pub checklists: Arc<vigilo_core::checklist::Catalog>,
     /// Limits on anonymous incident reports.
     pub intake_limiter: Arc<ratelimit::RateLimiter>,
+    /// Limits on writing refused federation requests to the database (each is logged
+    /// anyway), so that a flood of bad signatures cannot fill it.
+    pub federation_refusals: Arc<ratelimit::RateLimiter>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +124,10 @@ impl AppState {
             intake_limiter: Arc::new(ratelimit::RateLimiter::new(
                 config.intake_per_client,
                 config.intake_overall,
+            )),
+            federation_refusals: Arc::new(ratelimit::RateLimiter::new(
+                ratelimit::Rate::new(30, Duration::from_secs(2)),
+                ratelimit::Rate::new(120, Duration::from_millis(500)),
             )),
             config: Arc::new(config),
             i18n: Arc::new(i18n::I18n::load()?),
@@ -183,10 +194,21 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    if let Some(identity) = &state.config.federation.identity {
+        // Recorded at every start: the key file or the configuration may have changed.
+        if let Err(e) = state
+            .store
+            .set_node_identity("system:start", identity)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot record this node's federation identity");
+        }
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let jobs = if state.config.run_jobs {
         Some(tokio::spawn(jobs::run_scheduler(
             state.store.clone(),
+            state.config.clone(),
             stop_rx.clone(),
             Duration::from_secs(5),
         )))

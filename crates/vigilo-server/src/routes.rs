@@ -5,8 +5,9 @@
 use crate::ctx::{access_layer, access_log, context_layer, security_headers, Ctx};
 use crate::error::{AppError, ErrorCode};
 use crate::{
-    api, appraisal, directory, fhir_incidents, impact, incidents, monitoring, monitoring_alerts,
-    monitoring_report, navigator, notices, orgs, pages, products, sandbox, signals, AppState,
+    api, appraisal, directory, federation, fhir_incidents, impact, incidents, monitoring,
+    monitoring_alerts, monitoring_report, navigator, notices, orgs, pages, products, sandbox,
+    signals, AppState,
 };
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
@@ -335,6 +336,39 @@ pub fn route_table() -> Vec<RouteSpec> {
             "/api/v1/notices/{id}/acknowledge",
             REPORTERS,
             post(notices::api_acknowledge),
+        ),
+        // GRN federation: the signed feed (public; more for signed peers), the admin's
+        // identity and peers, the reviewers' page of what peers sent.
+        spec(M::GET, federation::FEED_PATH, Public, get(federation::feed)),
+        spec(
+            M::GET,
+            "/admin/federation",
+            ADMIN,
+            get(federation::admin_page),
+        ),
+        spec(
+            M::POST,
+            "/admin/federation/peers",
+            ADMIN,
+            post(federation::add_peer_submit),
+        ),
+        spec(
+            M::POST,
+            "/admin/federation/peers/{id}/remove",
+            ADMIN,
+            post(federation::remove_peer_submit),
+        ),
+        spec(
+            M::GET,
+            "/admin/federation/outbound.csv",
+            ADMIN,
+            get(federation::outbound_csv),
+        ),
+        spec(
+            M::GET,
+            "/from-peers",
+            STAFF,
+            get(federation::from_peers_page),
         ),
         spec(M::GET, "/signals", STAFF, get(signals::list_page)),
         spec(M::POST, "/signals/run", STAFF, post(signals::run_submit)),

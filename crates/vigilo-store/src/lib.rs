@@ -20,6 +20,7 @@ mod auth;
 mod bulk;
 mod directory;
 mod error;
+mod federation;
 mod group_commit;
 mod incidents;
 mod jobs;
@@ -45,6 +46,10 @@ pub use directory::{
     ReferenceRecord, Reliance,
 };
 pub use error::StoreError;
+pub use federation::{
+    FeedRows, ItemRefusal, NewPublication, OutboundRecord, PageOutcome, Peer, PublishedItem,
+    ReceivedItem, Refusal, ANONYMOUS_RECIPIENT, MAX_PUBLISHED_ITEM_BYTES,
+};
 pub use incidents::{
     CountBy, CountCell, ImdrfTermRow, Incident, IncidentCode, IncidentEvent, IncidentFilter,
     IncidentMessage, IncidentView, NewIncident, ProductChoice, PublicImport, PublicIncidentFilter,

@@ -6,9 +6,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use vigilo_core::federation::{NodeKeys, PeerIdentity};
 use vigilo_core::{OrgKind, Role, Username};
+use vigilo_server::federation::FederationConfig;
 use vigilo_server::{AppState, ServerConfig};
 use vigilo_store::testing::TestDb;
 use vigilo_store::{NewOrganisation, NewUser, Store};
@@ -29,12 +32,30 @@ pub struct TestServer {
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
     orgs: HashMap<String, String>,
+    /// A federation node's keys and identity (see [`TestServer::start_node`]).
+    pub node: Option<Node>,
+}
+
+/// A federation test node's keys and identity.
+#[derive(Clone)]
+pub struct Node {
+    pub keys: Arc<NodeKeys>,
+    pub identity: PeerIdentity,
 }
 
 impl TestServer {
     /// A server over a fresh database on the given backend; `None` (with a printed
     /// note) when PostgreSQL is asked for and not configured.
     pub async fn start(backend: Backend, config: ServerConfig) -> Option<TestServer> {
+        Self::start_with(backend, |_| config).await
+    }
+
+    /// Like [`start`](Self::start), with a configuration made once the address is known
+    /// (a federation node's base URL names its own port).
+    pub async fn start_with(
+        backend: Backend,
+        config: impl FnOnce(std::net::SocketAddr) -> ServerConfig,
+    ) -> Option<TestServer> {
         let db = match backend {
             Backend::Sqlite => TestDb::sqlite().expect("temp sqlite"),
             Backend::Postgres => match std::env::var(PG_ENV) {
@@ -50,7 +71,7 @@ impl TestServer {
         let store = db.open().await.expect("open test database");
         let listener = vigilo_server::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let state = AppState::new(store.clone(), config).expect("state");
+        let state = AppState::new(store.clone(), config(addr)).expect("state");
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             let _ = vigilo_server::serve(listener, state, async {
@@ -65,7 +86,74 @@ impl TestServer {
             stop: Some(tx),
             handle: Some(handle),
             orgs: HashMap::new(),
+            node: None,
         })
+    }
+
+    /// A GRN federation node on loopback: keys from `seed`, identity of `country` with its
+    /// own `http://127.0.0.1:PORT` as base URL, jobs off (tests run the sync themselves).
+    pub async fn start_node(
+        backend: Backend,
+        seed: u8,
+        country: &str,
+        name: &str,
+    ) -> Option<TestServer> {
+        Self::start_node_with(backend, seed, country, name, |c| c).await
+    }
+
+    /// [`start_node`](Self::start_node) with the configuration adjusted by `adjust`.
+    pub async fn start_node_with(
+        backend: Backend,
+        seed: u8,
+        country: &str,
+        name: &str,
+        adjust: impl FnOnce(ServerConfig) -> ServerConfig,
+    ) -> Option<TestServer> {
+        let keys = Arc::new(NodeKeys::from_seed(&[seed; 32]));
+        let mut identity = None;
+        let k = keys.clone();
+        let mut server = Self::start_with(backend, |addr| {
+            let id = k.identity(
+                name.parse().expect("node name"),
+                country.parse().expect("country"),
+                format!("http://{addr}").parse().expect("base URL"),
+            );
+            identity = Some(id.clone());
+            adjust(ServerConfig {
+                run_jobs: false,
+                federation: FederationConfig {
+                    keys: Some(k.clone()),
+                    identity: Some(id),
+                    ..FederationConfig::default()
+                },
+                ..ServerConfig::default()
+            })
+        })
+        .await?;
+        let identity = identity.expect("identity");
+        server
+            .store
+            .set_node_identity("test", &identity)
+            .await
+            .expect("node identity");
+        server.node = Some(Node { keys, identity });
+        Some(server)
+    }
+
+    /// This node's federation settings (a node started with [`start_node`](Self::start_node)).
+    pub fn federation_config(&self) -> FederationConfig {
+        let node = self.node.as_ref().expect("a federation node");
+        FederationConfig {
+            keys: Some(node.keys.clone()),
+            identity: Some(node.identity.clone()),
+            ..FederationConfig::default()
+        }
+    }
+
+    /// Pins another node as a peer of this one.
+    pub async fn pin(&self, other: &TestServer) -> vigilo_store::Peer {
+        let id = &other.node.as_ref().expect("a federation node").identity;
+        self.store.add_peer("test", id).await.expect("pin peer")
     }
 
     pub fn url(&self, path: &str) -> String {

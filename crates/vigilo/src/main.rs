@@ -7,6 +7,7 @@ mod demo_incidents;
 mod demo_monitoring;
 mod demo_navigator;
 mod import;
+mod peer_cli;
 mod report_cli;
 mod scrub_cli;
 mod send;
@@ -46,6 +47,12 @@ struct ConfigFile {
     body_limit: Option<usize>,
     secure_cookies: Option<bool>,
     no_jobs: Option<bool>,
+    /// GRN federation: this node's key file, name, country, base URL, sync interval.
+    node_key: Option<PathBuf>,
+    node_name: Option<String>,
+    node_country: Option<String>,
+    base_url: Option<String>,
+    federation_sync_secs: Option<u64>,
 }
 
 impl ConfigFile {
@@ -117,6 +124,9 @@ enum Command {
     Scrub(scrub_cli::ScrubArgs),
     /// Send monitoring reports dropped in a folder to the server; keeps them until acknowledged
     Send(send::SendArgs),
+    /// GRN federation peers: identity, add, list, remove
+    #[command(subcommand)]
+    Peer(peer_cli::PeerCommand),
     /// Runs one submitted model for the sandbox (started by the server, reads stdin)
     #[command(hide = true)]
     SandboxWorker,
@@ -148,6 +158,11 @@ struct ServeArgs {
     /// Do not run periodic jobs in this process
     #[arg(long, env = "VIGILO_NO_JOBS")]
     no_jobs: bool,
+    #[command(flatten)]
+    node: peer_cli::NodeArgs,
+    /// Seconds between pulls of the GRN peers' feeds [default: 300]
+    #[arg(long, env = "VIGILO_FEDERATION_SYNC_SECS")]
+    federation_sync_secs: Option<u64>,
 }
 
 #[derive(Args)]
@@ -370,6 +385,18 @@ async fn run(cli: Cli) -> Result<()> {
     let file = ConfigFile::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve(a) => {
+            let bind = a
+                .bind
+                .clone()
+                .or_else(|| file.bind.clone())
+                .unwrap_or_else(|| DEFAULT_BIND.to_string());
+            let federation = peer_cli::federation_config(
+                &a.node,
+                &file,
+                &a.db.resolve(&file),
+                &bind,
+                a.federation_sync_secs,
+            )?;
             let store = open(&a.db, &file).await?;
             let defaults = ServerConfig::default();
             let config = ServerConfig {
@@ -381,13 +408,9 @@ async fn run(cli: Cli) -> Result<()> {
                     .then_some(true),
                 run_jobs: !(a.no_jobs || file.no_jobs == Some(true)),
                 sandbox_worker: sandbox_worker(),
+                federation,
                 ..defaults
             };
-            let bind = a
-                .bind
-                .clone()
-                .or_else(|| file.bind.clone())
-                .unwrap_or_else(|| DEFAULT_BIND.to_string());
             let url = store.redacted_url().to_string();
             run_server(store, &bind, config, |addr| {
                 tracing::info!(database = %url, "Vigilo listening on {addr}");
@@ -434,6 +457,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Signals(a) => stats_cli::run_signals(&a),
         Command::Drift(a) => stats_cli::run_drift(&a),
         Command::Send(a) => send::run(a).await,
+        Command::Peer(cmd) => peer_cli::run(cmd, &file).await,
         Command::Scrub(a) => scrub_cli::run(&a),
         Command::Report(a) => report_cli::run(a, &file).await,
         Command::SandboxWorker => Ok(()),
