@@ -401,8 +401,18 @@ pub async fn run(
         return Ok(());
     }
     let db = store.redacted_url().to_string();
+    // The demo node is a GRN node too (Vietnam, reached on its bind address), so the
+    // federation pages show an identity line to pin on another node.
+    let federation = crate::peer_cli::federation_config(
+        &crate::peer_cli::NodeArgs::default(),
+        &crate::ConfigFile::default(),
+        url,
+        bind,
+        None,
+    )?;
     let config = ServerConfig {
         sandbox_worker: crate::sandbox_worker(),
+        federation,
         ..ServerConfig::default()
     };
     crate::run_server(store, bind, config, move |addr| {

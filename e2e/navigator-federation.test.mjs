@@ -1,0 +1,59 @@
+// Browser walk through the Navigator and the GRN federation pages on the demo server: a
+// station continues its readiness draft, saves an answer and sees its levels and gaps with
+// blueprints; the administrator reads the readiness map and its CSV, sees this node's
+// identity line, and is told clearly when a peer line is wrong; a reviewer opens "From GRN
+// peers". Run like smoke.test.mjs (VIGILO_BASE_URL, VIGILO_CHROMIUM).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BASE, RESULTS, TEST_TIMEOUT, useBrowser, newPage, goto, submit, login, text } from './helpers.mjs';
+
+useBrowser();
+
+test('a station continues its readiness draft and sees levels, gaps and blueprints', { timeout: TEST_TIMEOUT }, async (t) => {
+  const page = await newPage(t);
+  await login(page, 'reporter');
+  await goto(page, '/navigator');
+  // The demo gives the reporter's station a submitted assessment and an open draft.
+  assert.match(await page.textContent('#own-level'), /^[0-4]$/);
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('#continue-draft')]);
+  assert.ok(await page.isVisible('#assessment-form'));
+  const first = page.locator('#assessment-form select').first();
+  const options = await first.locator('option').evaluateAll((os) => os.map((o) => o.value).filter((v) => v !== ''));
+  await first.selectOption(options[options.length - 1]);
+  await submit(page, '#save-draft');
+  assert.equal(await page.locator('#assessment-form select').first().inputValue(), options[options.length - 1],
+    'the saved answer is shown again');
+  assert.ok(await page.isVisible('#domains'));
+  assert.ok((await page.locator('#domains tbody tr').count()) >= 8, 'a level for each of the eight domains');
+  await page.screenshot({ path: RESULTS + 'navigator-assessment-vi.png', fullPage: true });
+});
+
+test('the administrator reads the readiness map, its CSV and this node\'s identity', { timeout: TEST_TIMEOUT }, async (t) => {
+  const page = await newPage(t, 'en-GB');
+  await login(page, 'admin');
+  await goto(page, '/navigator/map');
+  assert.ok(Number(await page.textContent('#total-assessed')) > 0, 'the demo assessed facilities');
+  assert.ok((await page.locator('#readiness tbody tr').count()) > 1);
+  const csv = await page.request.get(BASE + '/navigator/map.csv');
+  assert.equal(csv.status(), 200);
+  assert.match(csv.headers()['content-type'], /text\/csv/);
+  await page.screenshot({ path: RESULTS + 'navigator-map-en.png', fullPage: true });
+
+  await goto(page, '/admin/federation');
+  assert.match(await page.textContent('#identity-line'), /^vigilo-peer\/1 [A-Z]{2} https?:\/\/\S+ ed25519:[A-Za-z0-9_-]{43} /);
+  await page.fill('#peer-line', 'vigilo-peer/1 VN not-a-url ed25519:abc Somewhere');
+  await submit(page, '#add-peer button[type=submit]');
+  assert.ok(await page.isVisible('#fed-error'), 'a wrong line is refused with a message');
+  assert.equal(await page.inputValue('#peer-line'), 'vigilo-peer/1 VN not-a-url ed25519:abc Somewhere',
+    'what was typed is kept');
+  await page.screenshot({ path: RESULTS + 'federation-admin-en.png', fullPage: true });
+});
+
+test('a reviewer opens "From GRN peers"', { timeout: TEST_TIMEOUT }, async (t) => {
+  const page = await newPage(t);
+  await login(page, 'reviewer');
+  await goto(page, '/from-peers');
+  const body = await text(page);
+  assert.ok(body.length > 0);
+  assert.ok(await page.isVisible('#received-none') || await page.isVisible('#received'));
+});
