@@ -48,6 +48,15 @@ impl IncidentWriter {
         client_key: Option<&str>,
         user_id: Option<&str>,
     ) -> Result<Result<Incident, StoreError>, Incident> {
+        // The writer must run on worker threads of its own. On a current-thread runtime
+        // it would run only when its caller's thread yields, and a store shared with such
+        // a runtime could stall behind a thread that blocks: write alone there instead.
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .map(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+            .unwrap_or(false);
+        if !multi_thread && self.sender.get().is_none() {
+            return Err(incident);
+        }
         let sender = self.sender.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
             tokio::spawn(run_writer(pool.clone(), backend, rx));

@@ -208,6 +208,37 @@ async fn concurrent_reports_share_commits_and_each_is_stored_once(db: &TestDb) {
     assert!(w.store.verify_audit().await.unwrap().first_break.is_none());
 }
 
+/// On a current-thread runtime (a CLI, a simple test) reports are written each in its own
+/// transaction, without the group-commit writer, and still stored once each.
+#[tokio::test(flavor = "current_thread")]
+async fn reports_on_a_current_thread_runtime_are_written_alone() {
+    let db = TestDb::sqlite().unwrap();
+    let w = std::sync::Arc::new(world(&db).await);
+    w.clock.set(datetime!(2026-02-03 09:00 UTC));
+    let mut tasks = Vec::new();
+    for n in 0..10 {
+        let w = w.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut input = report(&w);
+            input.narrative = format!("Báo cáo số {n}: LaoScan bỏ sót tổn thương.");
+            submit(&w, &input, None).await
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.unwrap().unwrap().created);
+    }
+    let stored = w
+        .store
+        .incidents(&IncidentFilter {
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 10);
+    assert!(w.store.verify_audit().await.unwrap().first_break.is_none());
+}
+
 async fn bad_reports_are_refused_and_nothing_is_stored(db: &TestDb) {
     let w = world(db).await;
     w.clock.set(datetime!(2026-02-03 09:00 UTC));
