@@ -6,6 +6,7 @@
 
 use crate::audit::{append, AuditEntry};
 use crate::directory::refresh_product_entry;
+use crate::error::{invalid, not_found};
 use crate::{new_id, Store, StoreError};
 use serde::Serialize;
 use serde_json::json;
@@ -171,20 +172,6 @@ pub struct ApplicationFilter {
     pub state: Option<ApplicationState>,
     pub vendor_org_id: Option<String>,
     pub reviewer_id: Option<String>,
-}
-
-fn invalid(field: &'static str, reason: impl Into<String>) -> StoreError {
-    StoreError::Invalid {
-        field,
-        reason: reason.into(),
-    }
-}
-
-fn not_found(what: &'static str, key: &str) -> StoreError {
-    StoreError::NotFound {
-        what,
-        key: key.into(),
-    }
 }
 
 /// The year in a stored RFC 3339 time (reference numbers carry it).

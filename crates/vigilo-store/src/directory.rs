@@ -2,6 +2,7 @@
 //! the searchable entry table and its change feed.
 
 use crate::audit::{append, AuditEntry};
+use crate::error::invalid;
 use crate::{new_id, Store, StoreError};
 use serde::Serialize;
 use serde_json::json;
@@ -232,13 +233,6 @@ fn check_card(card: &ModelCard) -> Result<(), StoreError> {
             .collect();
         invalid("model_card", list.join(", "))
     })
-}
-
-fn invalid(field: &'static str, reason: impl Into<String>) -> StoreError {
-    StoreError::Invalid {
-        field,
-        reason: reason.into(),
-    }
 }
 
 impl Store {

@@ -53,3 +53,19 @@ impl StoreError {
         self
     }
 }
+
+/// A value the caller gave is not acceptable; the reason says what to change.
+pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> StoreError {
+    StoreError::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// Nothing of this kind has this key.
+pub(crate) fn not_found(what: &'static str, key: &str) -> StoreError {
+    StoreError::NotFound {
+        what,
+        key: key.into(),
+    }
+}

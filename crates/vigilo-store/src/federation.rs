@@ -8,6 +8,7 @@
 //! hands [`NodeKeys`] to [`Store::publish`], which signs under the feed lock.
 
 use crate::audit::{append, AuditEntry};
+use crate::error::invalid;
 use crate::{format_time, new_id, Store, StoreError};
 use serde::Serialize;
 use serde_json::json;
@@ -17,13 +18,6 @@ use vigilo_core::federation::{
     decide, sign_item, Audience, ItemDraft, ItemId, ItemType, NodeKeys, PeerIdentity, SignedItem,
     Stored, SyncDecision, TrustedPeers, VerifiedItem,
 };
-
-fn invalid(field: &'static str, reason: impl Into<String>) -> StoreError {
-    StoreError::Invalid {
-        field,
-        reason: reason.into(),
-    }
-}
 
 fn item_type_of(code: &str) -> Option<ItemType> {
     Some(match code {

@@ -6,6 +6,7 @@
 
 use crate::appraisal::{next_counter, year_of};
 use crate::audit::{append, AuditEntry};
+use crate::error::{invalid, not_found};
 use crate::{new_id, Store, StoreError};
 use serde::Serialize;
 use serde_json::json;
@@ -19,20 +20,6 @@ use vigilo_core::incident::{
 use vigilo_core::incident_quality::{completeness, ReportFacts};
 use vigilo_core::public_reports::PublicReport;
 use vigilo_core::scrub::scrub;
-
-fn invalid(field: &'static str, reason: impl Into<String>) -> StoreError {
-    StoreError::Invalid {
-        field,
-        reason: reason.into(),
-    }
-}
-
-fn not_found(what: &'static str, key: &str) -> StoreError {
-    StoreError::NotFound {
-        what,
-        key: key.into(),
-    }
-}
 
 /// A stored report. The narrative is the de-identified text; `redactions_json` counts
 /// what was removed by kind (never the removed text).

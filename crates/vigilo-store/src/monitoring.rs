@@ -6,6 +6,7 @@
 //! need, keeps resends from double counting and keeps every earlier revision.
 
 use crate::audit::{append, AuditEntry};
+use crate::error::{invalid, not_found};
 use crate::{new_id, Store, StoreError};
 use serde::Serialize;
 use serde_json::json;
@@ -20,20 +21,6 @@ use vigilo_core::monitoring::{
     ReportInput, RolloutRow, TrainingRecord, DEFAULT_BASELINE_MONTHS,
 };
 use vigilo_core::period::{Period, PeriodKind};
-
-fn invalid(field: &'static str, reason: impl Into<String>) -> StoreError {
-    StoreError::Invalid {
-        field,
-        reason: reason.into(),
-    }
-}
-
-fn not_found(what: &'static str, key: &str) -> StoreError {
-    StoreError::NotFound {
-        what,
-        key: key.into(),
-    }
-}
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Training {

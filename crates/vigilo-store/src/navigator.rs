@@ -8,6 +8,7 @@
 //! functions, so no path stores an answer the framework does not know.
 
 use crate::audit::{append, AuditEntry};
+use crate::error::{invalid, not_found};
 use crate::{new_id, Store, StoreError};
 use serde::Serialize;
 use serde_json::json;
@@ -19,20 +20,6 @@ use vigilo_core::navigator::{
     audience_code, evaluate, AssessmentStatus, Evaluated, FacilityType, NavigatorError, NewCourse,
     NewSession, ReadinessRule, RoleCount, StaffRole, SubjectKind, READINESS_FRAMEWORK,
 };
-
-fn invalid(field: &'static str, reason: impl Into<String>) -> StoreError {
-    StoreError::Invalid {
-        field,
-        reason: reason.into(),
-    }
-}
-
-fn not_found(what: &'static str, key: &str) -> StoreError {
-    StoreError::NotFound {
-        what,
-        key: key.into(),
-    }
-}
 
 impl From<NavigatorError> for StoreError {
     fn from(e: NavigatorError) -> Self {

@@ -5,19 +5,13 @@
 
 use crate::appraisal::{next_counter, set_licence_status, year_of};
 use crate::audit::{append, AuditEntry};
+use crate::error::invalid;
 use crate::{new_id, Authorisation, Store, StoreError};
 use serde::Serialize;
 use serde_json::json;
 use vigilo_core::appraisal::LicenceCommand;
 use vigilo_core::directory::LicenceStatus;
 use vigilo_core::signal::{notice_reference, NoticeKind};
-
-fn invalid(field: &'static str, reason: impl Into<String>) -> StoreError {
-    StoreError::Invalid {
-        field,
-        reason: reason.into(),
-    }
-}
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Notice {

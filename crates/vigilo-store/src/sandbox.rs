@@ -4,6 +4,7 @@
 //! the records and the submission limit true under concurrent requests.
 
 use crate::audit::{append, AuditEntry};
+use crate::error::{invalid, not_found};
 use crate::{new_id, Store, StoreError};
 use serde::Serialize;
 use serde_json::json;
@@ -107,20 +108,6 @@ pub enum SubmissionOutcome {
     /// The file or model failed; `counted` says whether it uses up an attempt
     /// (a file that never parsed does not).
     Failed { error: String, counted: bool },
-}
-
-fn invalid(field: &'static str, reason: impl Into<String>) -> StoreError {
-    StoreError::Invalid {
-        field,
-        reason: reason.into(),
-    }
-}
-
-fn not_found(what: &'static str, key: &str) -> StoreError {
-    StoreError::NotFound {
-        what,
-        key: key.into(),
-    }
 }
 
 /// Stores bytes once per SHA-256 inside the caller's transaction.

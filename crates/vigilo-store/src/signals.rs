@@ -2,6 +2,7 @@
 //! counts and monitoring uses), the signals it records, and the reviewer's workflow.
 
 use crate::audit::{append, AuditEntry};
+use crate::error::invalid;
 use crate::{new_id, Store, StoreError};
 use serde::Serialize;
 use serde_json::json;
@@ -9,13 +10,6 @@ use std::collections::HashSet;
 use vigilo_core::signal::{
     signal_key, signal_transition, SignalCommand, SignalMethod, SignalState,
 };
-
-fn invalid(field: &'static str, reason: impl Into<String>) -> StoreError {
-    StoreError::Invalid {
-        field,
-        reason: reason.into(),
-    }
-}
 
 /// One (report, code) pair for disproportionality, with where and when.
 #[derive(Debug, Clone, sqlx::FromRow)]
