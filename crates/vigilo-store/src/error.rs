@@ -31,13 +31,16 @@ impl StoreError {
     /// True when the database itself is unreachable or overloaded, so the caller
     /// should answer "try again" (503) rather than "bad request".
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             StoreError::Connect { .. }
-                | StoreError::Db(
-                    sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-                )
-        )
+            | StoreError::Db(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_),
+            ) => true,
+            StoreError::Db(sqlx::Error::Database(db)) => {
+                db.code().is_some_and(|c| is_unavailable_sqlstate(&c))
+            }
+            _ => false,
+        }
     }
 
     /// Maps a unique-constraint violation to `Conflict`, leaving other errors alone.
@@ -54,6 +57,13 @@ impl StoreError {
     }
 }
 
+/// PostgreSQL's codes for "the server is going away or not there yet": connection
+/// exceptions (class 08), shutdown and start-up (57P01-57P03), too many connections.
+/// A restart of the database answers these; the client should come back later.
+fn is_unavailable_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+}
+
 /// A value the caller gave is not acceptable; the reason says what to change.
 pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> StoreError {
     StoreError::Invalid {
@@ -67,5 +77,21 @@ pub(crate) fn not_found(what: &'static str, key: &str) -> StoreError {
     StoreError::NotFound {
         what,
         key: key.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_unavailable_sqlstate;
+
+    #[test]
+    fn restart_codes_are_unavailable_and_constraint_codes_are_not() {
+        for code in ["08006", "08001", "57P01", "57P02", "57P03", "53300"] {
+            assert!(is_unavailable_sqlstate(code), "{code}");
+        }
+        // unique violation, serialization failure, syntax error, disk full: not a restart
+        for code in ["23505", "40001", "42601", "53100", "57014"] {
+            assert!(!is_unavailable_sqlstate(code), "{code}");
+        }
     }
 }

@@ -17,6 +17,7 @@ mod admin;
 mod appraisal;
 mod audit;
 mod auth;
+mod backup;
 mod bulk;
 mod directory;
 mod error;
@@ -40,6 +41,7 @@ pub use appraisal::{
 };
 pub use audit::{AuditEntry, AuditRecord, VerifyOutcome};
 pub use auth::{ApiToken, NewUser, Session, User};
+pub use backup::{check_sqlite_file, restore_sqlite, sqlite_file, BackupCheck, RestoreOutcome};
 pub use directory::{
     search_terms, DirectoryChange, DirectoryEntry, DirectoryPage, DirectoryQuery, Facet,
     FacetCount, ForeignReference, ImportReport, NewProduct, Product, ProductVersion,

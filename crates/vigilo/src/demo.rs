@@ -15,18 +15,9 @@ use vigilo_store::{NewOrganisation, NewProduct, NewUser, Store};
 pub const DEMO_PASSWORD: &str = "vigilo-demo-2026";
 const DEMO_MARK: &str = "demo";
 
-/// The SQLite file behind a `sqlite:` URL.
-fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or(rest);
-    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
-}
-
 /// Removes an earlier demo database; refuses anything that is not one.
 async fn prepare(url: &str) -> Result<()> {
-    let Some(path) = sqlite_path(url) else {
+    let Some(path) = vigilo_store::sqlite_file(url) else {
         // On PostgreSQL the demo only goes into a database without Vigilo data.
         let store = Store::connect(url).await?;
         let marked = store.meta_get(DEMO_MARK).await.ok().flatten();

@@ -1,6 +1,7 @@
 //! The `vigilo` binary: the server and the operator's command line. The only
 //! crate that reads arguments, environment variables and config files.
 
+mod backup_cli;
 mod demo;
 mod demo_appraisal;
 mod demo_incidents;
@@ -109,6 +110,10 @@ enum Command {
     /// Audit trail tools: verify
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Copy the SQLite database to a new file while the server runs, and check the copy
+    Backup(backup_cli::BackupArgs),
+    /// Put a backup in place of the SQLite database (stop the server first)
+    Restore(backup_cli::RestoreArgs),
     /// Import public data: fda-ai-list, imdrf, maude, aiid
     #[command(subcommand)]
     Import(import::ImportCommand),
@@ -461,6 +466,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Scrub(a) => scrub_cli::run(&a),
         Command::Report(a) => report_cli::run(a, &file).await,
         Command::SandboxWorker => Ok(()),
+        Command::Backup(a) => backup_cli::backup(a, &file).await,
+        Command::Restore(a) => backup_cli::restore(a, &file).await,
         Command::Audit(AuditCommand::Verify { db }) => {
             let store = open(&db, &file).await?;
             let out = store.verify_audit().await?;

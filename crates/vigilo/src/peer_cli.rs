@@ -36,21 +36,14 @@ pub struct NodeArgs {
     pub base_url: Option<String>,
 }
 
-/// The SQLite file behind a `sqlite:` URL.
-fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or(rest);
-    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
-}
-
 impl NodeArgs {
     fn key_path(&self, config: &ConfigFile, database_url: &str) -> PathBuf {
         if let Some(p) = self.node_key.clone().or_else(|| config.node_key.clone()) {
             return p;
         }
-        match sqlite_file(database_url).and_then(|f| f.parent().map(Path::to_path_buf)) {
+        match vigilo_store::sqlite_file(database_url)
+            .and_then(|f| f.parent().map(Path::to_path_buf))
+        {
             Some(dir) if !dir.as_os_str().is_empty() => dir.join(DEFAULT_KEY_FILE),
             _ => PathBuf::from(DEFAULT_KEY_FILE),
         }
