@@ -460,10 +460,25 @@ impl Access {
     }
 }
 
-/// Security headers on every response; pages are same-origin only.
-pub async fn security_headers(req: Request, next: Next) -> Response {
+/// Security headers on every response; pages are same-origin only. HSTS only when the
+/// request came over TLS (the proxy says so, or the operator declared it): over plain
+/// HTTP on a station's LAN it would be ignored, and on a misconfigured host it would lock
+/// browsers out.
+pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let over_tls = state.config.secure_cookies.unwrap_or_else(|| {
+        req.headers()
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+    });
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
+    if over_tls {
+        h.insert(
+            "strict-transport-security",
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
     h.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),

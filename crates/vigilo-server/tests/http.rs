@@ -19,6 +19,7 @@ both_backends!(
     vendors_see_only_their_own_organisation,
     admin_api_creates_and_audits,
     tokens_and_cookie_flags,
+    login_issues_a_fresh_session,
     admin_manages_accounts_in_the_browser,
     users_manage_their_own_api_tokens,
     database_loss_answers_503_with_retry_after,
@@ -809,13 +810,94 @@ async fn tokens_and_cookie_flags(backend: Backend) {
         .find(|v| v.starts_with("vigilo_session="))
         .unwrap();
     assert!(cookie.contains("; Secure"));
-    // Security headers on every response.
-    let r = c.get(s.url("/")).send().await.unwrap();
-    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
-    assert!(r.headers()["content-security-policy"]
+    // HSTS comes with TLS only.
+    assert!(r.headers()["strict-transport-security"]
         .to_str()
         .unwrap()
-        .contains("frame-ancestors 'none'"));
+        .starts_with("max-age="));
+    // Security headers on every response; no inline scripts allowed.
+    let r = c.get(s.url("/")).send().await.unwrap();
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(r.headers()["referrer-policy"], "same-origin");
+    assert!(r.headers().get("strict-transport-security").is_none());
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"));
+    assert!(
+        csp.contains("default-src 'self'")
+            && !csp.contains("unsafe-inline")
+            && !csp.contains("unsafe-eval")
+    );
+    let page = r.text().await.unwrap();
+    assert!(!page.contains("<script>"), "inline script on the home page");
+    s.stop().await;
+}
+
+/// A session id planted before login (session fixation) is never the one that gets
+/// logged in: login always issues a fresh id, and the planted one stays anonymous.
+async fn login_issues_a_fresh_session(backend: Backend) {
+    let Some(mut s) = server(backend).await else {
+        return;
+    };
+    s.user("rev1", Role::Reviewer, None).await;
+    let planted = "vigilo_session=attacker-chosen-0123456789abcdef";
+    // The attacker's cookie sits in the victim's browser before the login page loads.
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    jar.add_cookie_str(&format!("{planted}; Path=/"), &s.url("/").parse().unwrap());
+    let c = reqwest::Client::builder()
+        .cookie_provider(jar)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let csrf = s.form_csrf(&c, "/login").await;
+    let r = c
+        .post(s.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "rev1"),
+            ("password", vigilo_testkit::PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let issued = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("vigilo_session="))
+        .unwrap();
+    assert!(!issued.starts_with(planted));
+    let fresh = TestServer::client();
+    let r = fresh
+        .get(s.url("/api/v1/me"))
+        .header("cookie", planted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Logging in twice gives two different sessions; logging out ends only its own.
+    let first = issued.split(';').next().unwrap().to_string();
+    let other = TestServer::client();
+    let csrf = s.form_csrf(&other, "/login").await;
+    let r = other
+        .post(s.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "rev1"),
+            ("password", vigilo_testkit::PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let second = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("vigilo_session="))
+        .unwrap();
+    assert_ne!(first, second.split(';').next().unwrap());
     s.stop().await;
 }
 

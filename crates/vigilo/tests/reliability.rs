@@ -50,6 +50,10 @@ fn free_port() -> u16 {
 
 /// A `vigilo serve` process; its output is appended to `server.log` in `dir`.
 fn spawn_server(dir: &Path, url: &str, port: u16) -> Child {
+    spawn_server_logging(dir, url, port, "warn")
+}
+
+fn spawn_server_logging(dir: &Path, url: &str, port: u16, level: &str) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -65,7 +69,7 @@ fn spawn_server(dir: &Path, url: &str, port: u16) -> Child {
         ])
         .current_dir(dir)
         .env_remove("VIGILO_DATABASE_URL")
-        .env("VIGILO_LOG", "warn")
+        .env("VIGILO_LOG", level)
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -779,4 +783,179 @@ async fn backup_while_serving_then_restore() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&pg.stderr).contains("pg_dump"));
+}
+
+fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("a csrf field") + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_string()
+}
+
+/// The server's own log, at its most talkative level, holds none of the secrets and
+/// personal data that went through it: passwords, tokens, session ids, and the names,
+/// phone, ID and insurance numbers and e-mail of a patient in a report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_hold_no_secrets_or_personal_data() {
+    let w = world(false).await.unwrap();
+    let d = w.dir.path();
+    let password = "Planted-Passw0rd-7dd1";
+    let wrong = "Planted-Wrong-9c44";
+    let add = Command::new(env!("CARGO_BIN_EXE_vigilo"))
+        .args([
+            "user",
+            "add",
+            "logwatch",
+            "--role",
+            "reviewer",
+            "--password-stdin",
+            "--database",
+            &w.db.url,
+        ])
+        .current_dir(d)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(format!("{password}\n").as_bytes())?;
+            c.wait()
+        })
+        .unwrap();
+    assert!(add.success());
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = spawn_server_logging(d, &w.db.url, port, "debug");
+    let plain = reqwest::Client::new();
+    wait_ready(&plain, &base, &mut server).await;
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let browser = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap();
+    let login = |pw: &'static str| {
+        let (browser, base) = (browser.clone(), base.clone());
+        async move {
+            let html = browser
+                .get(format!("{base}/login"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            browser
+                .post(format!("{base}/login"))
+                .form(&[
+                    ("csrf", csrf_of(&html).as_str()),
+                    ("username", "logwatch"),
+                    ("password", pw),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(login("Planted-Wrong-9c44").await.status(), 401);
+    let r = login("Planted-Passw0rd-7dd1").await;
+    assert!(r.status().is_success() || r.status().is_redirection());
+    let me = browser
+        .get(format!("{base}/api/v1/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let token = vigilo(
+        d,
+        &[
+            "token",
+            "create",
+            "logwatch",
+            "--name",
+            "logs",
+            "--database",
+            &w.db.url,
+        ],
+    )
+    .trim()
+    .to_string();
+    let narrative = "Bệnh nhân Nguyễn Thị Plantedname, sinh ngày 12/03/1961, SĐT 0987 654 321, CCCD 001203004005, BHYT DN4010123456789, email planted.person@example.vn, địa chỉ 45 Ngõ Plantedlane: the assistant missed the sepsis alert.";
+    for path in ["/api/v1/incidents/preview", "/api/v1/incidents"] {
+        let body = if path.ends_with("preview") {
+            json!({ "text": narrative })
+        } else {
+            json!({
+                "reporter_kind": "health_worker", "province_code": "01", "seriousness": "serious_injury",
+                "product_text": "cảnh báo nhiễm khuẩn huyết", "narrative": narrative,
+            })
+        };
+        let r = plain
+            .post(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "{path}: {}",
+            r.text().await.unwrap()
+        );
+    }
+    // A token that does not exist, and a bad request carrying identifiers.
+    let r = plain
+        .get(format!("{base}/api/v1/me"))
+        .bearer_auth("vgl_plantedbogus0000000000000000000000000000000000000000000000000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = plain
+        .post(format!("{base}/api/v1/incidents"))
+        .bearer_auth(&token)
+        .json(&json!({ "narrative": narrative, "seriousness": "Plantedbad 0987 654 321" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let log = std::fs::read_to_string(d.join("server.log")).unwrap();
+    // The requests themselves were logged (so their absence below means something).
+    assert!(
+        log.contains("/api/v1/incidents") && log.contains("/login"),
+        "requests missing from the debug log:\n{log}"
+    );
+    let secret = token.trim_start_matches("vgl_");
+    for planted in [
+        password,
+        wrong,
+        secret,
+        "plantedbogus",
+        "Plantedname",
+        "0987 654 321",
+        "0987654321",
+        "001203004005",
+        "DN4010123456789",
+        "planted.person",
+        "Plantedlane",
+        "12/03/1961",
+    ] {
+        assert!(!log.contains(planted), "the server log holds '{planted}'");
+    }
+    // Nor the session id the browser got.
+    use reqwest::cookie::CookieStore;
+    let cookies = jar.cookies(&base.parse().unwrap()).unwrap();
+    let session = cookies
+        .to_str()
+        .unwrap()
+        .split("; ")
+        .find_map(|c| c.strip_prefix("vigilo_session="))
+        .expect("a session cookie")
+        .to_string();
+    assert!(session.len() >= 16);
+    assert!(!log.contains(&session), "the session id is in the log");
 }
