@@ -25,6 +25,7 @@ pub enum ErrorCode {
     Conflict,
     TooManyRequests,
     Unavailable,
+    Overloaded,
     Internal,
     FederationBadSignature,
     FederationUnknownKey,
@@ -40,7 +41,7 @@ pub struct ErrorSpec {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::MalformedJson,
@@ -54,6 +55,7 @@ impl ErrorCode {
         ErrorCode::Conflict,
         ErrorCode::TooManyRequests,
         ErrorCode::Unavailable,
+        ErrorCode::Overloaded,
         ErrorCode::Internal,
         ErrorCode::FederationBadSignature,
         ErrorCode::FederationUnknownKey,
@@ -141,6 +143,12 @@ impl ErrorCode {
                 "unavailable",
                 "Cơ sở dữ liệu tạm thời không truy cập được. Vui lòng thử lại sau ít phút.",
                 "The database is temporarily unreachable. Please try again in a few minutes.",
+            ),
+            Overloaded => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "Hệ thống đang bận. Vui lòng thử lại sau vài giây.",
+                "The server is busy. Please try again in a few seconds.",
             ),
             Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -461,7 +461,7 @@ fn outcome_error(lang: Lang, e: AppError) -> Response {
         ErrorCode::Forbidden | ErrorCode::CsrfFailed => "forbidden",
         ErrorCode::Conflict => "conflict",
         ErrorCode::TooManyRequests => "throttled",
-        ErrorCode::Unavailable => "transient",
+        ErrorCode::Unavailable | ErrorCode::Overloaded => "transient",
         ErrorCode::Internal => "exception",
         ErrorCode::FederationBadSignature
         | ErrorCode::FederationUnknownKey

@@ -24,6 +24,7 @@ pub mod navigator;
 pub mod notices;
 pub mod openapi;
 pub mod orgs;
+pub mod overload;
 pub mod pages;
 pub mod products;
 pub mod ratelimit;
@@ -67,6 +68,8 @@ pub struct ServerConfig {
     pub intake_overall: ratelimit::Rate,
     /// GRN federation: this node's keys and identity, limits, the sync interval.
     pub federation: federation::FederationConfig,
+    /// Requests worked on at once; the next is answered 503 at once (see `overload`).
+    pub max_in_flight: usize,
 }
 
 impl Default for ServerConfig {
@@ -84,6 +87,9 @@ impl Default for ServerConfig {
             intake_per_client: ratelimit::Rate::new(30, Duration::from_secs(20)),
             intake_overall: ratelimit::Rate::new(500, Duration::from_millis(50)),
             federation: federation::FederationConfig::default(),
+            // Far above what the database can serve at once (8 or 16 connections), so it
+            // sheds only a pile-up, never a normal busy hour.
+            max_in_flight: 512,
         }
     }
 }
@@ -100,6 +106,8 @@ pub struct AppState {
     /// Limits on writing refused federation requests to the database (each is logged
     /// anyway), so that a flood of bad signatures cannot fill it.
     pub federation_refusals: Arc<ratelimit::RateLimiter>,
+    /// Permits for requests in flight (load shedding).
+    pub in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +137,7 @@ impl AppState {
                 ratelimit::Rate::new(30, Duration::from_secs(2)),
                 ratelimit::Rate::new(120, Duration::from_millis(500)),
             )),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
             config: Arc::new(config),
             i18n: Arc::new(i18n::I18n::load()?),
             checklists: Arc::new(vigilo_core::checklist::Catalog::builtin()?),

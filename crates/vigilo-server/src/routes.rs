@@ -918,6 +918,10 @@ pub fn build(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(from_fn(access_log))
         .layer(from_fn_with_state(state.clone(), context_layer))
+        .layer(from_fn_with_state(
+            state.in_flight.clone(),
+            crate::overload::shed_load,
+        ))
         .layer(from_fn_with_state(state.clone(), security_headers))
         .with_state(state)
 }

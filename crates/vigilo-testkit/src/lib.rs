@@ -5,6 +5,8 @@
 //! read the environment (the product's crates do not).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod load;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::oneshot;

@@ -46,6 +46,7 @@ struct ConfigFile {
     database: Option<String>,
     bind: Option<String>,
     body_limit: Option<usize>,
+    max_in_flight: Option<usize>,
     secure_cookies: Option<bool>,
     no_jobs: Option<bool>,
     /// GRN federation: this node's key file, name, country, base URL, sync interval.
@@ -157,6 +158,9 @@ struct ServeArgs {
     /// Largest accepted request body in bytes [default: 10 MiB]
     #[arg(long, env = "VIGILO_BODY_LIMIT")]
     body_limit: Option<usize>,
+    /// Requests worked on at once; more are answered 503 with Retry-After at once [default: 512]
+    #[arg(long, env = "VIGILO_MAX_IN_FLIGHT")]
+    max_in_flight: Option<usize>,
     /// Always mark cookies Secure (default: when the proxy says the request came over HTTPS)
     #[arg(long, env = "VIGILO_SECURE_COOKIES")]
     secure_cookies: bool,
@@ -409,6 +413,10 @@ async fn run(cli: Cli) -> Result<()> {
                     .body_limit
                     .or(file.body_limit)
                     .unwrap_or(defaults.body_limit),
+                max_in_flight: a
+                    .max_in_flight
+                    .or(file.max_in_flight)
+                    .unwrap_or(defaults.max_in_flight),
                 secure_cookies: (a.secure_cookies || file.secure_cookies == Some(true))
                     .then_some(true),
                 run_jobs: !(a.no_jobs || file.no_jobs == Some(true)),

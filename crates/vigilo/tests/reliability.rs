@@ -959,3 +959,108 @@ async fn logs_hold_no_secrets_or_personal_data() {
     assert!(session.len() >= 16);
     assert!(!log.contains(&session), "the session id is in the log");
 }
+
+fn load_seconds() -> u64 {
+    std::env::var("VIGILO_LOAD_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15)
+}
+
+/// 200 clients on the mixed workload (public search and product pages, incident intake,
+/// monitoring batches, reviewer pages): no errors, nothing shed at the default limit.
+/// `VIGILO_LOAD_SECONDS` makes it the 5-minute run; figures per route are printed.
+async fn mixed_load(postgres: bool) {
+    let Some(w) = world(postgres).await else {
+        return;
+    };
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut server = spawn_server(w.dir.path(), &w.db.url, port);
+    wait_ready(&client, &base, &mut server).await;
+    let report = vigilo_testkit::load::run(vigilo_testkit::load::LoadConfig {
+        base: base.clone(),
+        token: w.token.clone(),
+        clients: 200,
+        duration: Duration::from_secs(load_seconds()),
+        server_pid: Some(server.id()),
+        memory_every: Duration::from_secs(5),
+    })
+    .await
+    .unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    eprintln!(
+        "mixed load ({}): {}",
+        if postgres { "PostgreSQL" } else { "SQLite" },
+        report.to_json()
+    );
+    assert_eq!(report.errors(), 0, "failures: {:#?}", report.failures);
+    assert_eq!(report.shed(), 0, "requests shed below the in-flight limit");
+    // Every kind of request ran.
+    assert_eq!(report.routes.len(), 11, "{:?}", report.routes.keys());
+    assert!(report.routes.values().all(|r| r.ok > 0));
+    assert!(!report.memory_mib.is_empty());
+    w.db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_clients_mixed_load_sqlite() {
+    mixed_load(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_clients_mixed_load_postgres() {
+    mixed_load(true).await;
+}
+
+/// Past its in-flight limit the server answers 503 with Retry-After at once instead of
+/// queueing; nothing else fails and health checks still answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overload_is_shed_with_503_not_queued() {
+    let w = world(false).await.unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let log = std::fs::File::create(w.dir.path().join("server.log")).unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_vigilo"))
+        .args([
+            "serve",
+            "--database",
+            &w.db.url,
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--max-in-flight",
+            "4",
+        ])
+        .current_dir(w.dir.path())
+        .env("VIGILO_LOG", "warn")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    wait_ready(&client, &base, &mut server).await;
+    let run = tokio::spawn(vigilo_testkit::load::run(
+        vigilo_testkit::load::LoadConfig {
+            base: base.clone(),
+            token: w.token.clone(),
+            clients: 100,
+            duration: Duration::from_secs(5),
+            server_pid: None,
+            memory_every: Duration::from_secs(5),
+        },
+    ));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let health = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let report = run.await.unwrap().unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(report.errors(), 0, "failures: {:#?}", report.failures);
+    assert!(
+        report.shed() > 0,
+        "nothing was shed with 100 clients and 4 slots"
+    );
+    assert!(report.routes.values().map(|r| r.ok).sum::<usize>() > 0);
+}
