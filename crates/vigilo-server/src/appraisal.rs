@@ -2125,7 +2125,10 @@ pub struct LicenceOut {
     pub provinces: Vec<String>,
     pub pilot_only: bool,
     pub monitoring_duties: String,
-    /// KPI code and target, the pilot's real-world impact plan.
+    /// KPI code and target, the pilot's real-world impact plan: `[["tb_yield", 4.5], ...]`.
+    // Documented as pairs of any value: API fuzzers (schemathesis) reject the tuple's
+    // `prefixItems` form although OpenAPI 3.1 allows it.
+    #[schema(value_type = Vec<Vec<serde_json::Value>>)]
     pub kpis: Vec<(String, f64)>,
 }
 

@@ -263,6 +263,27 @@ pub async fn context_layer(
             }
         }
     }
+    // FHIR clients read OperationOutcome, also when the refusal came from a layer in
+    // front of the FHIR handlers (login, role, rate limit, load).
+    if ctx.path.starts_with("/fhir/") {
+        let problem = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+        if let (true, Some(marker)) = (problem, resp.extensions().get::<ErrorMarker>().cloned()) {
+            resp = crate::fhir_incidents::outcome_error(
+                lang,
+                AppError {
+                    code: marker.code,
+                    detail: marker.detail,
+                    retry_after: marker.retry_after,
+                    lang,
+                    html: false,
+                    contextual: true,
+                },
+            );
+        }
+    }
     if let Some(l) = query_lang {
         if let Ok(v) = HeaderValue::from_str(&set_cookie(
             LANG_COOKIE,

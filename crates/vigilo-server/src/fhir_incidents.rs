@@ -449,7 +449,7 @@ pub fn operation_outcome(issues: &[Issue]) -> Value {
 }
 
 /// An error of the table as an OperationOutcome, in the request's language.
-fn outcome_error(lang: Lang, e: AppError) -> Response {
+pub(crate) fn outcome_error(lang: Lang, e: AppError) -> Response {
     let spec = e.code.spec();
     let code = match e.code {
         ErrorCode::NotFound => "not-found",

@@ -2,6 +2,7 @@
 
 use crate::api;
 use crate::error::Problem;
+use serde_json::{json, Value};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -69,6 +70,83 @@ impl Modify for Security {
     }
 }
 
+/// Answers any operation may give from the layers in front of its handler (extractors,
+/// authentication, CSRF, rate limits, load shedding, the database going away), which the
+/// handlers' annotations leave out.
+const COMMON_ANSWERS: [(&str, &str); 8] = [
+    (
+        "400",
+        "The request is malformed or a value is invalid; the detail says which.",
+    ),
+    (
+        "401",
+        "Not logged in, or the token is unknown, expired or revoked.",
+    ),
+    (
+        "403",
+        "This account may not do this, or the form's CSRF token is missing.",
+    ),
+    ("404", "Nothing here, or not visible to this account."),
+    ("413", "The request body is too large."),
+    (
+        "415",
+        "The body's Content-Type is not one this operation reads.",
+    ),
+    ("429", "Too many requests; wait for Retry-After seconds."),
+    (
+        "503",
+        "The database is unreachable or the server is busy; retry after Retry-After seconds.",
+    ),
+];
+
+/// Errors are RFC 9457 problem documents (`application/problem+json`), FHIR's are
+/// OperationOutcome resources (`application/fhir+json`): says so on every operation.
+fn complete_error_answers(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let fhir = path.starts_with("/fhir/");
+        let (media, schema) = if fhir {
+            (
+                "application/fhir+json",
+                json!({ "type": "object", "description": "A FHIR OperationOutcome" }),
+            )
+        } else {
+            (
+                "application/problem+json",
+                json!({ "$ref": "#/components/schemas/Problem" }),
+            )
+        };
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            if !matches!(method.as_str(), "get" | "post" | "put" | "patch" | "delete") {
+                continue;
+            }
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for (code, answer) in responses.iter_mut() {
+                if code.starts_with('4') || code.starts_with('5') {
+                    answer["content"] = json!({ media: { "schema": schema.clone() } });
+                }
+            }
+            for (code, description) in COMMON_ANSWERS {
+                if !responses.contains_key(code) {
+                    responses.insert(
+                        code.to_string(),
+                        json!({ "description": description, "content": { media: { "schema": schema.clone() } } }),
+                    );
+                }
+            }
+        }
+    }
+}
+
 pub fn document_json() -> Result<String, serde_json::Error> {
-    ApiDoc::openapi().to_pretty_json()
+    let mut doc = serde_json::to_value(ApiDoc::openapi())?;
+    complete_error_answers(&mut doc);
+    serde_json::to_string_pretty(&doc)
 }

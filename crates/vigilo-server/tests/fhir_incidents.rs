@@ -167,16 +167,22 @@ async fn adverse_events_go_out_without_identifiers(backend: Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(outcome["resourceType"], "OperationOutcome");
     assert_eq!(outcome["issue"][0]["code"], "not-found");
-    assert_eq!(get_fhir(&s, None, &path).await.0, StatusCode::UNAUTHORIZED);
+    // Refusals from the layers in front of the FHIR handlers are OperationOutcomes too.
+    let (status, outcome) = get_fhir(&s, None, &path).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(outcome["resourceType"], "OperationOutcome");
+    assert_eq!(outcome["issue"][0]["code"], "login");
     assert_eq!(
         get_fhir(&s, None, "/fhir/r4/AdverseEvent").await.0,
         StatusCode::UNAUTHORIZED
     );
+    let (status, outcome) = get_fhir(&s, Some(&va), "/fhir/r4/AdverseEvent").await;
     assert_eq!(
-        get_fhir(&s, Some(&va), "/fhir/r4/AdverseEvent").await.0,
+        status,
         StatusCode::FORBIDDEN,
         "the searchset is the reviewers'"
     );
+    assert_eq!(outcome["issue"][0]["code"], "forbidden");
     // The searchset: newest first, pages joined by the next link.
     for n in 0..2 {
         file_json(

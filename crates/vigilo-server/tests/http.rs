@@ -176,7 +176,8 @@ async fn outcome(resp: reqwest::Response) -> Outcome {
         }
         StatusCode::FORBIDDEN => {
             let body: Value = resp.json().await.unwrap_or_default();
-            if body["code"] == "forbidden" {
+            // Problem documents, or FHIR's OperationOutcome on /fhir/.
+            if body["code"] == "forbidden" || body["issue"][0]["code"] == "forbidden" {
                 Outcome::Forbidden
             } else {
                 Outcome::Other
