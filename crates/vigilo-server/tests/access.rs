@@ -494,7 +494,10 @@ fn classify(status: u16, location: Option<&str>, body: &str) -> Outcome {
         303 | 302 | 307 if location.is_some_and(|l| l.starts_with("/login")) => {
             Outcome::LoginRedirect
         }
-        401 if code.as_deref() == Some("unauthenticated") => Outcome::Unauthenticated,
+        // FHIR answers a login refusal with OperationOutcome code `login`.
+        401 if matches!(code.as_deref(), Some("unauthenticated") | Some("login")) => {
+            Outcome::Unauthenticated
+        }
         403 if code.as_deref() == Some("forbidden") => Outcome::Forbidden,
         404 if matches!(code.as_deref(), Some("not_found") | Some("not-found")) => {
             Outcome::NotFound
