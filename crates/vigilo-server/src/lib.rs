@@ -11,6 +11,7 @@ pub mod directory;
 pub mod error;
 pub mod extract;
 pub mod federation;
+pub mod federation_warnings;
 pub mod fhir_incidents;
 pub mod i18n;
 pub mod impact;

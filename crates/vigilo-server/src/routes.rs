@@ -5,9 +5,9 @@
 use crate::ctx::{access_layer, access_log, context_layer, security_headers, Ctx};
 use crate::error::{AppError, ErrorCode};
 use crate::{
-    api, appraisal, directory, federation, fhir_incidents, impact, incidents, monitoring,
-    monitoring_alerts, monitoring_report, navigator, notices, orgs, pages, products, sandbox,
-    signals, AppState,
+    api, appraisal, directory, federation, federation_warnings, fhir_incidents, impact, incidents,
+    monitoring, monitoring_alerts, monitoring_report, navigator, notices, orgs, pages, products,
+    sandbox, signals, AppState,
 };
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
@@ -369,6 +369,36 @@ pub fn route_table() -> Vec<RouteSpec> {
             "/from-peers",
             STAFF,
             get(federation::from_peers_page),
+        ),
+        spec(
+            M::GET,
+            "/grn/warnings",
+            STAFF,
+            get(federation_warnings::list),
+        ),
+        spec(
+            M::GET,
+            "/grn/warnings/new",
+            STAFF,
+            get(federation_warnings::new_form),
+        ),
+        spec(
+            M::POST,
+            "/grn/warnings",
+            STAFF,
+            post(federation_warnings::create),
+        ),
+        spec(
+            M::GET,
+            "/grn/warnings/{id}",
+            STAFF,
+            get(federation_warnings::show),
+        ),
+        spec(
+            M::POST,
+            "/grn/warnings/{id}/decide",
+            STAFF,
+            post(federation_warnings::decide),
         ),
         spec(M::GET, "/signals", STAFF, get(signals::list_page)),
         spec(M::POST, "/signals/run", STAFF, post(signals::run_submit)),

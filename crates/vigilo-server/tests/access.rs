@@ -110,6 +110,7 @@ enum Kind {
     Incident,
     Notice,
     Signal,
+    Warning,
     Assessment,
     Deployment,
     Alert,
@@ -147,6 +148,7 @@ fn kind_of(path: &str, param: &str) -> Kind {
         }
         "id" if starts("/notices/") || starts("/api/v1/notices/") => Kind::Notice,
         "id" if starts("/signals/") || starts("/api/v1/signals/") => Kind::Signal,
+        "id" if starts("/grn/warnings/") => Kind::Warning,
         "id" if starts("/navigator/assessments/") || starts("/api/v1/navigator/assessments/") => {
             Kind::Assessment
         }
@@ -255,6 +257,7 @@ struct World {
     notice_a: String,
     notice_b: String,
     signal: String,
+    warning: String,
     assessment_r1: String,
     assessment_r2: String,
     deployment_a: String,
@@ -308,6 +311,7 @@ impl World {
                 obj("B", &self.notice_b, &[]),
             ],
             Kind::Signal => vec![obj("-", &self.signal, &[])],
+            Kind::Warning => vec![obj("-", &self.warning, &[])],
             Kind::Assessment => vec![
                 obj("R1", &self.assessment_r1, &[Reporter]),
                 obj("R2", &self.assessment_r2, &[]),
@@ -1303,6 +1307,19 @@ async fn seed(s: &mut TestServer) -> World {
         .await
         .unwrap()
         .remove(0)
+        .id;
+    // An early warning for GRN peers awaiting approval, composed from that signal.
+    w.warning = s
+        .store
+        .create_warning_draft(
+            "test",
+            &w.signal,
+            "VN-EW-2026-000001",
+            &serde_json::json!({ "reference": "VN-EW-2026-000001" }),
+            &serde_json::to_value(vigilo_core::federation::Audience::Members).unwrap(),
+        )
+        .await
+        .unwrap()
         .id;
     // Field safety notices reaching each facility's deployment.
     for (product, version, slot) in [(&pa.id, &va.id, 'a'), (&pb.id, &vb.id, 'b')] {

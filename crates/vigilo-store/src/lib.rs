@@ -33,6 +33,7 @@ mod sandbox;
 mod signals;
 pub mod testing;
 mod time_fmt;
+mod warnings;
 
 pub use admin::AdminUnitRow;
 pub use appraisal::{
@@ -77,6 +78,7 @@ pub use signals::{
     SignalInput,
 };
 pub use time_fmt::{format_time, parse_time};
+pub use warnings::{WarningBasis, WarningDecision, WarningDraft};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
