@@ -240,8 +240,15 @@ pub fn disproportionality(
                 .unwrap_or_else(|| (row.product.clone(), None, None));
             let cell = (row.product.clone(), row.event.clone());
             let (start, end) = window.get(&cell).cloned().unzip();
-            let mut d =
-                dispro_detection(row, level, label, product_id, version_id, score_label, score);
+            let mut d = dispro_detection(
+                row,
+                level,
+                label,
+                product_id,
+                version_id,
+                score_label,
+                score,
+            );
             d.window_start = start;
             d.window_end = end;
             d.incident_ids = members.remove(&cell).unwrap_or_default();
@@ -379,7 +386,8 @@ pub fn disproportionality_counts(
         if cells.is_empty() {
             continue;
         }
-        let mut counts: Vec<(u32, u32, u64)> = cells.iter().map(|(&(p, e), &a)| (p, e, a)).collect();
+        let mut counts: Vec<(u32, u32, u64)> =
+            cells.iter().map(|(&(p, e), &a)| (p, e, a)).collect();
         counts.sort_unstable();
         let table = match dispro::DisproTable::from_product_counts(
             keys.clone(),
@@ -423,7 +431,15 @@ pub fn disproportionality_counts(
                 _ => Vec::new(),
             };
             found.push(CountedSignal {
-                detection: dispro_detection(row, level, label, product_id, version_id, score_label, score),
+                detection: dispro_detection(
+                    row,
+                    level,
+                    label,
+                    product_id,
+                    version_id,
+                    score_label,
+                    score,
+                ),
                 cells: cell_keys,
             });
         }
@@ -467,7 +483,10 @@ pub fn attach_reports(
 
 /// The cells whose reports the counted signals need, each once, in a fixed order.
 pub fn wanted_cells(signals: &[CountedSignal]) -> Vec<CellKey> {
-    let mut cells: Vec<CellKey> = signals.iter().flat_map(|s| s.cells.iter().cloned()).collect();
+    let mut cells: Vec<CellKey> = signals
+        .iter()
+        .flat_map(|s| s.cells.iter().cloned())
+        .collect();
     cells.sort_unstable();
     cells.dedup();
     cells
@@ -940,8 +959,17 @@ mod tests {
         let mut id = 0;
         for p in 0..12 {
             for k in 0..30 {
-                let version = if p % 3 == 0 { Some(["1.0", "2.0"][k % 2]) } else { None };
-                inputs.push(input(id, &format!("p{p}"), ["AI03", "AI04", "AI09"][k % 3], version));
+                let version = if p % 3 == 0 {
+                    Some(["1.0", "2.0"][k % 2])
+                } else {
+                    None
+                };
+                inputs.push(input(
+                    id,
+                    &format!("p{p}"),
+                    ["AI03", "AI04", "AI09"][k % 3],
+                    version,
+                ));
                 if k % 4 == 0 {
                     inputs.push(input(id, &format!("p{p}"), "AI01", version));
                 }

@@ -8,7 +8,9 @@
 use vigilo_core::directory::EntrySource;
 use vigilo_core::incident::{IncidentSource, ReporterKind, Seriousness};
 use vigilo_core::public_reports::PublicReport;
-use vigilo_server::incident_signals::{detect_counted, detect_from_rows, run_signals, DetectOptions};
+use vigilo_server::incident_signals::{
+    detect_counted, detect_from_rows, run_signals, DetectOptions,
+};
 use vigilo_server::ServerConfig;
 use vigilo_store::{Detection, ReferenceRecord, SignalFilter};
 use vigilo_testkit::{both_backends, Backend, TestServer};

@@ -785,8 +785,7 @@ impl DisproTable {
                 a,
                 n_product: n_product[p as usize],
                 n_event: n_e[e as usize],
-                expected: n_product[p as usize] as f64 * n_e[e as usize] as f64
-                    / n_total as f64,
+                expected: n_product[p as usize] as f64 * n_e[e as usize] as f64 / n_total as f64,
             })
             .collect();
         out.sort_unstable_by_key(|c| (c.product, c.event));

@@ -71,8 +71,8 @@ pub use sandbox::{
     NewDataset, NewStudy, SandboxDataset, SandboxStudy, SandboxSubmission, SubmissionOutcome,
 };
 pub use signals::{
-    CellKey, CellReport, Detection, DetectionOutcome, MonthCount, PlaceReport, Signal,
-    SignalEvent, SignalFilter, SignalGroup, SignalInput, SignalSnapshot,
+    CellKey, CellReport, Detection, DetectionOutcome, MonthCount, PlaceReport, Signal, SignalEvent,
+    SignalFilter, SignalGroup, SignalInput, SignalSnapshot,
 };
 pub use time_fmt::{format_time, parse_time};
 

@@ -249,10 +249,11 @@ impl Store {
         let mut pages = Vec::new();
         let mut after = String::new();
         loop {
-            let row: (Option<String>, Option<String>) = sqlx::query_as(snapshot_sql(self.backend()))
-                .bind(&after)
-                .fetch_one(&mut *tx)
-                .await?;
+            let row: (Option<String>, Option<String>) =
+                sqlx::query_as(snapshot_sql(self.backend()))
+                    .bind(&after)
+                    .fetch_one(&mut *tx)
+                    .await?;
             match row {
                 (Some(last), packed) => {
                     if let Some(p) = packed {
@@ -402,13 +403,15 @@ impl Store {
                         .bind(&k.id)
                         .fetch_all(&mut *tx)
                         .await?;
-                        let before: HashSet<&str> =
-                            before.iter().map(|(i,)| i.as_str()).collect();
+                        let before: HashSet<&str> = before.iter().map(|(i,)| i.as_str()).collect();
                         let wanted: HashSet<&str> = ids.iter().copied().collect();
                         let mut gone: Vec<&str> = before.difference(&wanted).copied().collect();
                         gone.sort_unstable();
-                        let added: Vec<&str> =
-                            ids.iter().copied().filter(|i| !before.contains(i)).collect();
+                        let added: Vec<&str> = ids
+                            .iter()
+                            .copied()
+                            .filter(|i| !before.contains(i))
+                            .collect();
                         for chunk in gone.chunks(LINK_CHUNK) {
                             let sql = sqlf!(
                                 "DELETE FROM signal_incidents WHERE signal_id = {} AND incident_id IN ({})",
@@ -773,8 +776,11 @@ impl SignalSnapshot {
             .map(|u| {
                 let [p, v, f] = u.ids;
                 let reference = f.and_then(|f| self.names.references.get(f));
-                let mut codes: Vec<(String, u64)> =
-                    u.codes.into_iter().map(|(c, n)| (c.to_string(), n)).collect();
+                let mut codes: Vec<(String, u64)> = u
+                    .codes
+                    .into_iter()
+                    .map(|(c, n)| (c.to_string(), n))
+                    .collect();
                 codes.sort_unstable();
                 SignalGroup {
                     product_id: p.map(str::to_string),
@@ -821,8 +827,7 @@ impl SignalSnapshot {
             let codes = match last {
                 Some((u, codes)) if u == r.unit => codes,
                 _ => {
-                    let codes =
-                        wanted.get(&[r.product_id, r.version_id, r.foreign_reference_id]);
+                    let codes = wanted.get(&[r.product_id, r.version_id, r.foreign_reference_id]);
                     last = Some((r.unit, codes));
                     codes
                 }
