@@ -5,10 +5,14 @@
 
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
 use vigilo_core::signal::SignalMethod;
 use vigilo_stats::dispro::{self, CountingUnit, ReportTableBuilder, SignalOptions};
 use vigilo_stats::sequential::{poisson_cusum_exposure, poisson_upper_tail};
-use vigilo_store::{Detection, DetectionOutcome, MonthCount, PlaceReport, SignalInput, Store};
+use vigilo_store::{
+    CellKey, CellReport, Detection, DetectionOutcome, MonthCount, PlaceReport, SignalGroup,
+    SignalInput, Store,
+};
 
 /// Thresholds of the detection rules (documented in docs/early-warning.md).
 #[derive(Debug, Clone)]
@@ -54,6 +58,9 @@ pub struct RunSummary {
     pub by_method: BTreeMap<String, usize>,
     pub recorded: DetectionOutcome,
     pub notes: Vec<String>,
+    /// Seconds per phase of the run (read, count, statistics, signal_reports,
+    /// rates_clusters, record, total).
+    pub phases: BTreeMap<String, f64>,
 }
 
 impl std::fmt::Display for RunSummary {
@@ -65,7 +72,7 @@ impl std::fmt::Display for RunSummary {
             .collect();
         write!(
             f,
-            "{} coded reports; {} signals ({}); {} new, {} updated, {} no longer detected",
+            "{} coded reports; {} signals ({}); {} new, {} updated, {} unchanged, {} no longer detected",
             self.coded_reports,
             self.detections,
             if methods.is_empty() {
@@ -75,6 +82,7 @@ impl std::fmt::Display for RunSummary {
             },
             self.recorded.new,
             self.recorded.updated,
+            self.recorded.unchanged,
             self.recorded.no_longer_detected
         )
     }
@@ -232,34 +240,293 @@ pub fn disproportionality(
                 .unwrap_or_else(|| (row.product.clone(), None, None));
             let cell = (row.product.clone(), row.event.clone());
             let (start, end) = window.get(&cell).cloned().unzip();
-            detections.push(Detection {
-                method: SignalMethod::Disproportionality,
-                product_key: row.product.clone(),
-                product_label: label,
+            let mut d = dispro_detection(
+                row,
+                level,
+                label,
                 product_id,
                 version_id,
-                code: row.event.clone(),
-                region: String::new(),
-                window_start: start,
-                window_end: end,
-                observed: i64::try_from(row.table.a).unwrap_or(i64::MAX),
-                expected: row.expected,
                 score_label,
                 score,
-                evidence: json!({
-                    "a": row.table.a, "b": row.table.b, "c": row.table.c, "d": row.table.d,
-                    "expected": row.expected,
-                    "prr": row.prr.as_ref().map(|p| json!({"prr": p.prr, "lower": p.lower, "upper": p.upper, "chi2": p.chi2})),
-                    "ror": row.ror.as_ref().map(|r| json!({"ror": r.ror, "lower": r.lower, "upper": r.upper})),
-                    "ic": row.ic.as_ref().map(|i| json!({"ic": i.ic, "ic025": i.lower, "ic975": i.upper})),
-                    "ebgm": row.ebgm.as_ref().map(|e| json!({"ebgm": e.ebgm, "eb05": e.eb05, "eb95": e.eb95})),
-                    "level": level,
-                }),
-                incident_ids: members.remove(&cell).unwrap_or_default(),
-            });
+            );
+            d.window_start = start;
+            d.window_end = end;
+            d.incident_ids = members.remove(&cell).unwrap_or_default();
+            detections.push(d);
         }
     }
     (detections, notes)
+}
+
+/// A disproportionality signal found from the counts, before its reports are read: the
+/// cells (unit and code) whose reports are its reports.
+#[derive(Debug, Clone)]
+pub struct CountedSignal {
+    pub detection: Detection,
+    pub cells: Vec<CellKey>,
+}
+
+/// The key, label, product and version a unit counts under at one level, as
+/// [`disproportionality`] names them; `None` when the unit is not in that level's table.
+fn level_key(
+    g: &SignalGroup,
+    level: &str,
+    versions_seen: &HashMap<&str, std::collections::HashSet<&str>>,
+) -> Option<(String, String, Option<String>, Option<String>)> {
+    let (key, label, product_id) = if let Some(pid) = &g.product_id {
+        (
+            pid.clone(),
+            g.product_name.clone().unwrap_or_else(|| pid.clone()),
+            Some(pid.clone()),
+        )
+    } else {
+        let k = g.fda_reference.as_ref()?;
+        (
+            format!("fda:{k}"),
+            match &g.fda_device {
+                Some(d) => format!("{d} ({k})"),
+                None => k.clone(),
+            },
+            None,
+        )
+    };
+    if level == "product" {
+        return Some((key, label, product_id, None));
+    }
+    let several = g
+        .product_id
+        .as_deref()
+        .and_then(|p| versions_seen.get(p))
+        .is_some_and(|v| v.len() > 1);
+    if !several {
+        return None;
+    }
+    match (&g.version_id, &g.version) {
+        (Some(vid), Some(v)) => Some((
+            format!("{key}@{v}"),
+            format!("{label} {v}"),
+            product_id,
+            Some(vid.clone()),
+        )),
+        _ => None,
+    }
+}
+
+/// Disproportionality per product and per version, as [`disproportionality`] computes it,
+/// from the counts the database made ([`vigilo_store::SignalSnapshot::counts`]): the same
+/// tables (a report names one product, so the margins and N follow from the counts), the
+/// same scores and the same decisions. Windows and reports are filled in afterwards by
+/// [`attach_reports`], for the signalling cells only.
+pub fn disproportionality_counts(
+    groups: &[SignalGroup],
+    opts: &DetectOptions,
+) -> (Vec<CountedSignal>, Vec<String>) {
+    let mut found = Vec::new();
+    let mut notes = Vec::new();
+    let mut versions_seen: HashMap<&str, std::collections::HashSet<&str>> = HashMap::new();
+    for g in groups {
+        if let (Some(p), Some(v)) = (&g.product_id, &g.version_id) {
+            versions_seen
+                .entry(p.as_str())
+                .or_default()
+                .insert(v.as_str());
+        }
+    }
+    for level in ["product", "version"] {
+        let mut keys: Vec<String> = Vec::new();
+        let mut key_index: HashMap<String, u32> = HashMap::new();
+        // Label, product and version of a key: those of its unit with the latest report,
+        // as the row-by-row computation ends with that unit's rows.
+        let mut labels: Vec<(String, Option<String>, Option<String>, Option<u64>)> = Vec::new();
+        let mut n_product: Vec<u64> = Vec::new();
+        let mut events: Vec<String> = Vec::new();
+        let mut event_index: HashMap<&str, u32> = HashMap::new();
+        let mut cells: HashMap<(u32, u32), u64> = HashMap::new();
+        let mut members: HashMap<(u32, u32), Vec<CellKey>> = HashMap::new();
+        for g in groups {
+            let Some((key, label, product_id, version_id)) = level_key(g, level, &versions_seen)
+            else {
+                continue;
+            };
+            let k = match key_index.get(&key) {
+                Some(&k) => k,
+                None => {
+                    let k = u32::try_from(keys.len()).unwrap_or(u32::MAX);
+                    key_index.insert(key.clone(), k);
+                    keys.push(key);
+                    labels.push((String::new(), None, None, None));
+                    n_product.push(0);
+                    k
+                }
+            };
+            let l = &mut labels[k as usize];
+            if l.3.is_none() || Some(g.last_rank) > l.3 {
+                *l = (label, product_id, version_id, Some(g.last_rank));
+            }
+            n_product[k as usize] += g.reports;
+            for (code, n) in &g.codes {
+                let e = match event_index.get(code.as_str()) {
+                    Some(&e) => e,
+                    None => {
+                        let e = u32::try_from(events.len()).unwrap_or(u32::MAX);
+                        event_index.insert(code.as_str(), e);
+                        events.push(code.clone());
+                        e
+                    }
+                };
+                *cells.entry((k, e)).or_insert(0) += n;
+                members.entry((k, e)).or_default().push(CellKey {
+                    product_id: g.product_id.clone(),
+                    version_id: g.version_id.clone(),
+                    foreign_reference_id: g.foreign_reference_id.clone(),
+                    code: code.clone(),
+                });
+            }
+        }
+        if cells.is_empty() {
+            continue;
+        }
+        let mut counts: Vec<(u32, u32, u64)> =
+            cells.iter().map(|(&(p, e), &a)| (p, e, a)).collect();
+        counts.sort_unstable();
+        let table = match dispro::DisproTable::from_product_counts(
+            keys.clone(),
+            events.clone(),
+            &n_product,
+            &counts,
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                notes.push(format!("{level}: {e}"));
+                continue;
+            }
+        };
+        let report = match dispro::signals(
+            &table,
+            &SignalOptions {
+                min_count: opts.min_count,
+                ..SignalOptions::default()
+            },
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                notes.push(format!("{level}: {e}"));
+                continue;
+            }
+        };
+        notes.extend(report.notes.iter().map(|n| format!("{level}: {n}")));
+        for row in &report.rows {
+            let Some((score_label, score)) = disproportionality_decision(row, opts.min_count)
+            else {
+                continue;
+            };
+            let k = key_index.get(&row.product).copied();
+            let e = event_index.get(row.event.as_str()).copied();
+            let (label, product_id, version_id) = k
+                .and_then(|k| labels.get(k as usize))
+                .map(|l| (l.0.clone(), l.1.clone(), l.2.clone()))
+                .unwrap_or_else(|| (row.product.clone(), None, None));
+            let cell_keys = match (k, e) {
+                (Some(k), Some(e)) => members.remove(&(k, e)).unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            found.push(CountedSignal {
+                detection: dispro_detection(
+                    row,
+                    level,
+                    label,
+                    product_id,
+                    version_id,
+                    score_label,
+                    score,
+                ),
+                cells: cell_keys,
+            });
+        }
+    }
+    (found, notes)
+}
+
+/// Gives each counted signal its reports (sorted by id) and its window (first and last
+/// day of those reports). `cells` are the cells the reports were read for, `reports` what
+/// the store returned for them.
+pub fn attach_reports(
+    signals: Vec<CountedSignal>,
+    cells: &[CellKey],
+    reports: &[CellReport],
+) -> Vec<Detection> {
+    let index: HashMap<&CellKey, usize> = cells.iter().enumerate().map(|(i, c)| (c, i)).collect();
+    let mut per_cell: Vec<Vec<&CellReport>> = vec![Vec::new(); cells.len()];
+    for r in reports {
+        if let Some(v) = per_cell.get_mut(r.cell) {
+            v.push(r);
+        }
+    }
+    signals
+        .into_iter()
+        .map(|s| {
+            let mut d = s.detection;
+            let mut mine: Vec<&CellReport> = s
+                .cells
+                .iter()
+                .filter_map(|c| index.get(c))
+                .flat_map(|&i| per_cell[i].iter().copied())
+                .collect();
+            mine.sort_by(|a, b| a.incident_id.cmp(&b.incident_id));
+            d.window_start = mine.iter().map(|r| &r.day).min().cloned();
+            d.window_end = mine.iter().map(|r| &r.day).max().cloned();
+            d.incident_ids = mine.into_iter().map(|r| r.incident_id.clone()).collect();
+            d
+        })
+        .collect()
+}
+
+/// The cells whose reports the counted signals need, each once, in a fixed order.
+pub fn wanted_cells(signals: &[CountedSignal]) -> Vec<CellKey> {
+    let mut cells: Vec<CellKey> = signals
+        .iter()
+        .flat_map(|s| s.cells.iter().cloned())
+        .collect();
+    cells.sort_unstable();
+    cells.dedup();
+    cells
+}
+
+/// A disproportionality detection for a scored row (window and reports left empty).
+fn dispro_detection(
+    row: &dispro::SignalRow,
+    level: &str,
+    label: String,
+    product_id: Option<String>,
+    version_id: Option<String>,
+    score_label: String,
+    score: f64,
+) -> Detection {
+    Detection {
+        method: SignalMethod::Disproportionality,
+        product_key: row.product.clone(),
+        product_label: label,
+        product_id,
+        version_id,
+        code: row.event.clone(),
+        region: String::new(),
+        window_start: None,
+        window_end: None,
+        observed: i64::try_from(row.table.a).unwrap_or(i64::MAX),
+        expected: row.expected,
+        score_label,
+        score,
+        evidence: json!({
+            "a": row.table.a, "b": row.table.b, "c": row.table.c, "d": row.table.d,
+            "expected": row.expected,
+            "prr": row.prr.as_ref().map(|p| json!({"prr": p.prr, "lower": p.lower, "upper": p.upper, "chi2": p.chi2})),
+            "ror": row.ror.as_ref().map(|r| json!({"ror": r.ror, "lower": r.lower, "upper": r.upper})),
+            "ic": row.ic.as_ref().map(|i| json!({"ic": i.ic, "ic025": i.lower, "ic975": i.upper})),
+            "ebgm": row.ebgm.as_ref().map(|e| json!({"ebgm": e.ebgm, "eb05": e.eb05, "eb95": e.eb95})),
+            "level": level,
+        }),
+        incident_ids: Vec::new(),
+    }
 }
 
 /// Reports per use: for each product with enough months of monitoring, the rate of the
@@ -419,21 +686,35 @@ pub fn cluster_signals(
     out
 }
 
-/// One detection run over the stored reports, recorded in the store.
+/// One detection run over the stored reports, recorded in the store. The database counts
+/// the reports per unit and code; only the reports of the cells that signal are read.
 pub async fn run_signals(
     store: &Store,
     opts: &DetectOptions,
 ) -> Result<RunSummary, vigilo_store::StoreError> {
-    let inputs = store.signal_inputs().await?;
+    let started = Instant::now();
+    let mut phases = BTreeMap::new();
+    let mut lap = |name: &str, since: &mut Instant| {
+        phases.insert(name.to_string(), since.elapsed().as_secs_f64());
+        *since = Instant::now();
+    };
+    let mut t = Instant::now();
+    let snapshot = store.signal_snapshot().await?;
+    lap("read_s", &mut t);
+    let groups = snapshot.groups()?;
+    lap("count_s", &mut t);
+    let (counted, notes) = disproportionality_counts(&groups, opts);
+    lap("statistics_s", &mut t);
+    let mut detections = signal_reports(&snapshot, counted)?;
+    drop(snapshot);
+    lap("signal_reports_s", &mut t);
     let today = store.now().date();
-    let (mut detections, notes) = disproportionality(&inputs, opts);
-    let labels: HashMap<String, String> = inputs
+    let mut labels: HashMap<String, String> = groups
         .iter()
-        .filter_map(|r| Some((r.product_id.clone()?, r.product_name.clone()?)))
+        .filter_map(|g| Some((g.product_id.clone()?, g.product_name.clone()?)))
         .collect();
     let months = store.incident_months().await?;
     let uses = store.usage_months().await?;
-    let mut labels = labels;
     for p in store.incident_product_choices().await? {
         labels.entry(p.id).or_insert(p.name);
     }
@@ -444,25 +725,60 @@ pub async fn run_signals(
     let placed = store.placed_reports(&start).await?;
     let by_province = store.usage_by_province(&start).await?;
     detections.extend(cluster_signals(&placed, &by_province, (&start, &end), opts));
+    lap("rates_clusters_s", &mut t);
     let mut by_method = BTreeMap::new();
     for d in &detections {
         *by_method.entry(d.method.code().to_string()).or_insert(0) += 1;
     }
-    let coded_reports = {
-        let mut ids: Vec<&str> = inputs.iter().map(|r| r.incident_id.as_str()).collect();
-        ids.dedup();
-        ids.len()
-    };
+    let coded_reports = groups
+        .iter()
+        .map(|g| usize::try_from(g.reports).unwrap_or(usize::MAX))
+        .fold(0usize, usize::saturating_add);
     let recorded = store
         .record_detections("system:incident-signals", &detections)
         .await?;
+    lap("record_s", &mut t);
+    phases.insert("total_s".into(), started.elapsed().as_secs_f64());
     Ok(RunSummary {
         coded_reports,
         detections: detections.len(),
         by_method,
         recorded,
         notes,
+        phases,
     })
+}
+
+/// Disproportionality over the stored reports as the run computes it (counts, then the
+/// reports of the signalling cells), without recording anything.
+pub async fn detect_counted(
+    store: &Store,
+    opts: &DetectOptions,
+) -> Result<(Vec<Detection>, Vec<String>), vigilo_store::StoreError> {
+    let snapshot = store.signal_snapshot().await?;
+    let groups = snapshot.groups()?;
+    let (counted, notes) = disproportionality_counts(&groups, opts);
+    Ok((signal_reports(&snapshot, counted)?, notes))
+}
+
+/// The counted signals with their reports and windows from the snapshot.
+fn signal_reports(
+    snapshot: &vigilo_store::SignalSnapshot,
+    counted: Vec<CountedSignal>,
+) -> Result<Vec<Detection>, vigilo_store::StoreError> {
+    let cells = wanted_cells(&counted);
+    let reports = snapshot.cell_reports(&cells)?;
+    Ok(attach_reports(counted, &cells, &reports))
+}
+
+/// The run as it was before the database counted: every (report, code) row read and
+/// counted here. Kept as the reference the counted run is tested against; records nothing.
+pub async fn detect_from_rows(
+    store: &Store,
+    opts: &DetectOptions,
+) -> Result<(Vec<Detection>, Vec<String>), vigilo_store::StoreError> {
+    let inputs = store.signal_inputs().await?;
+    Ok(disproportionality(&inputs, opts))
 }
 
 #[cfg(test)]
@@ -581,6 +897,102 @@ mod tests {
             day: "2026-03-01".into(),
             province_code: None,
         }
+    }
+
+    /// The units and their cell reports as the store would give them for these rows.
+    fn counted(inputs: &[SignalInput], opts: &DetectOptions) -> Vec<Detection> {
+        let mut groups: BTreeMap<(Option<String>, Option<String>), SignalGroup> = BTreeMap::new();
+        let mut seen: std::collections::HashSet<(String, Option<String>)> = Default::default();
+        for (rank, r) in inputs.iter().enumerate() {
+            let g = groups
+                .entry((r.product_id.clone(), r.version_id.clone()))
+                .or_insert_with(|| SignalGroup {
+                    product_id: r.product_id.clone(),
+                    product_name: r.product_name.clone(),
+                    version_id: r.version_id.clone(),
+                    version: r.version.clone(),
+                    foreign_reference_id: None,
+                    fda_reference: r.fda_reference.clone(),
+                    fda_device: r.fda_device.clone(),
+                    reports: 0,
+                    last_rank: 0,
+                    codes: Vec::new(),
+                });
+            if seen.insert((r.incident_id.clone(), r.product_id.clone())) {
+                g.reports += 1;
+            }
+            g.last_rank = rank as u64;
+            match g.codes.iter_mut().find(|(c, _)| *c == r.code) {
+                Some(c) => c.1 += 1,
+                None => g.codes.push((r.code.clone(), 1)),
+            }
+        }
+        let groups: Vec<SignalGroup> = groups.into_values().collect();
+        let (found, _) = disproportionality_counts(&groups, opts);
+        let cells = wanted_cells(&found);
+        let reports: Vec<CellReport> = inputs
+            .iter()
+            .filter_map(|r| {
+                let cell = cells.iter().position(|c| {
+                    c.product_id == r.product_id && c.version_id == r.version_id && c.code == r.code
+                })?;
+                Some(CellReport {
+                    cell,
+                    incident_id: r.incident_id.clone(),
+                    day: r.day.clone(),
+                })
+            })
+            .collect();
+        attach_reports(found, &cells, &reports)
+    }
+
+    fn by_key(mut d: Vec<Detection>) -> Vec<String> {
+        d.sort_by(|a, b| (&a.product_key, &a.code).cmp(&(&b.product_key, &b.code)));
+        d.iter()
+            .map(|d| serde_json::to_string(d).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn counting_first_finds_what_counting_rows_finds() {
+        let mut inputs = Vec::new();
+        let mut id = 0;
+        for p in 0..12 {
+            for k in 0..30 {
+                let version = if p % 3 == 0 {
+                    Some(["1.0", "2.0"][k % 2])
+                } else {
+                    None
+                };
+                inputs.push(input(
+                    id,
+                    &format!("p{p}"),
+                    ["AI03", "AI04", "AI09"][k % 3],
+                    version,
+                ));
+                if k % 4 == 0 {
+                    inputs.push(input(id, &format!("p{p}"), "AI01", version));
+                }
+                id += 1;
+            }
+        }
+        for k in 0..12 {
+            let v = Some(if k < 10 { "1.1" } else { "1.0" });
+            inputs.push(input(id, "va", "AI02", v));
+            if k % 2 == 0 {
+                inputs.push(input(id, "va", "AI07", v));
+            }
+            id += 1;
+        }
+        for (i, r) in inputs.iter_mut().enumerate() {
+            r.day = format!("2026-03-{:02}", 1 + i % 28);
+        }
+        inputs.sort_by(|a, b| (&a.incident_id, &a.code).cmp(&(&b.incident_id, &b.code)));
+        let opts = DetectOptions::default();
+        let rows = disproportionality(&inputs, &opts).0;
+        assert!(rows.iter().any(|d| d.version_id.is_some()), "{rows:?}");
+        assert!(rows.len() >= 2, "{rows:?}");
+        assert_eq!(by_key(counted(&inputs, &opts)), by_key(rows));
     }
 
     #[test]

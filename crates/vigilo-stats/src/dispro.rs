@@ -726,6 +726,80 @@ pub struct DisproTable {
 }
 
 impl DisproTable {
+    /// The unstratified table of unique reports from counts made elsewhere (e.g. grouped
+    /// in a database), for data in which each report names exactly one product:
+    /// `cells` are (product index, event index, reports with both), `n_product[p]` the
+    /// reports naming product `p` (with at least one event). The event margins and N follow:
+    /// a report counts once per event, so `n_event[e]` is the sum of its cells, and once in
+    /// all, so N is the sum of `n_product`. Cells with a = 0 are left out. The table equals
+    /// what [`ReportTableBuilder`] builds from the same reports with
+    /// [`CountingUnit::UniqueReports`], expected counts included bit for bit.
+    pub fn from_product_counts(
+        products: Vec<String>,
+        events: Vec<String>,
+        n_product: &[u64],
+        cells: &[(u32, u32, u64)],
+    ) -> Result<DisproTable> {
+        if n_product.len() != products.len() {
+            return Err(StatsError::InvalidInput(format!(
+                "{} product totals for {} products",
+                n_product.len(),
+                products.len()
+            )));
+        }
+        let mut n_e = vec![0u64; events.len()];
+        let mut seen: FxMap<(u32, u32), ()> = FxMap::default();
+        let mut within = vec![0u64; products.len()];
+        for &(p, e, a) in cells {
+            if p as usize >= products.len() || e as usize >= events.len() {
+                return Err(StatsError::InvalidInput(format!(
+                    "cell ({p}, {e}) outside {} products and {} events",
+                    products.len(),
+                    events.len()
+                )));
+            }
+            if seen.insert((p, e), ()).is_some() {
+                return Err(StatsError::InvalidInput(format!(
+                    "cell ({p}, {e}) given twice"
+                )));
+            }
+            n_e[e as usize] += a;
+            within[p as usize] = within[p as usize].max(a);
+        }
+        if let Some(p) = (0..products.len()).find(|&p| within[p] > n_product[p]) {
+            return Err(StatsError::InvalidInput(format!(
+                "product {} has a cell larger than its {} reports",
+                products[p], n_product[p]
+            )));
+        }
+        let n_total: u64 = n_product.iter().sum();
+        if n_total == 0 {
+            return Err(StatsError::Empty("report rows"));
+        }
+        let mut out: Vec<Cell> = cells
+            .iter()
+            .filter(|c| c.2 > 0)
+            .map(|&(p, e, a)| Cell {
+                product: p,
+                event: e,
+                a,
+                n_product: n_product[p as usize],
+                n_event: n_e[e as usize],
+                expected: n_product[p as usize] as f64 * n_e[e as usize] as f64 / n_total as f64,
+            })
+            .collect();
+        out.sort_unstable_by_key(|c| (c.product, c.event));
+        Ok(DisproTable {
+            products,
+            events,
+            unit: CountingUnit::UniqueReports,
+            stratified: false,
+            n_strata: 0,
+            n_total,
+            cells: out,
+        })
+    }
+
     /// The crude 2x2 table of a cell.
     pub fn two_by_two(&self, cell: &Cell) -> TwoByTwo {
         let b = cell.n_product - cell.a;
@@ -861,6 +935,68 @@ mod tests {
         let mut c = ReportTableBuilder::new();
         c.add("r2", "P", "E").expect("row");
         assert!(a.merge(c).is_err());
+    }
+
+    #[test]
+    fn counts_made_elsewhere_give_the_builders_table() {
+        // Each report names one product and one to three events, some repeated.
+        let mut b = ReportTableBuilder::new();
+        let mut n_product = vec![0u64; 7];
+        let mut cells: std::collections::BTreeMap<(u32, u32), u64> = Default::default();
+        for r in 0..400u32 {
+            let p = (r * 7 + r / 5) % 7;
+            let k = 1 + r % 3;
+            let mut es: Vec<u32> = (0..k).map(|j| (r * 3 + j * 5 + p) % 11).collect();
+            for &e in &es {
+                b.add(&format!("r{r}"), &format!("P{p}"), &format!("E{e}"))
+                    .expect("row");
+            }
+            es.sort_unstable();
+            es.dedup();
+            n_product[p as usize] += 1;
+            for e in es {
+                *cells.entry((p, e)).or_insert(0) += 1;
+            }
+        }
+        let built = b.build(CountingUnit::UniqueReports).expect("table");
+        // Name the products and events as the builder did, then give the counts.
+        let pi = |name: &str| built.products.iter().position(|x| x == name).expect("p") as u32;
+        let ei = |name: &str| built.events.iter().position(|x| x == name).expect("e") as u32;
+        let counts: Vec<(u32, u32, u64)> = cells
+            .iter()
+            .map(|(&(p, e), &a)| (pi(&format!("P{p}")), ei(&format!("E{e}")), a))
+            .collect();
+        let mut totals = vec![0u64; built.products.len()];
+        for (p, n) in n_product.iter().enumerate() {
+            totals[pi(&format!("P{p}")) as usize] = *n;
+        }
+        let from = DisproTable::from_product_counts(
+            built.products.clone(),
+            built.events.clone(),
+            &totals,
+            &counts,
+        )
+        .expect("table");
+        assert_eq!(from, built);
+        // Inconsistent counts are refused.
+        assert!(DisproTable::from_product_counts(
+            vec!["P".into()],
+            vec!["E".into()],
+            &[1],
+            &[(0, 0, 2)]
+        )
+        .is_err());
+        assert!(DisproTable::from_product_counts(
+            vec!["P".into()],
+            vec!["E".into()],
+            &[3],
+            &[(0, 0, 2), (0, 0, 1)]
+        )
+        .is_err());
+        assert!(
+            DisproTable::from_product_counts(vec!["P".into()], vec!["E".into()], &[0], &[])
+                .is_err()
+        );
     }
 
     #[test]

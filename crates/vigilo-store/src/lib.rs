@@ -74,8 +74,8 @@ pub use sandbox::{
     NewDataset, NewStudy, SandboxDataset, SandboxStudy, SandboxSubmission, SubmissionOutcome,
 };
 pub use signals::{
-    Detection, DetectionOutcome, MonthCount, PlaceReport, Signal, SignalEvent, SignalFilter,
-    SignalInput,
+    CellKey, CellReport, Detection, DetectionOutcome, MonthCount, PlaceReport, Signal, SignalEvent,
+    SignalFilter, SignalGroup, SignalInput, SignalSnapshot,
 };
 pub use time_fmt::{format_time, parse_time};
 pub use warnings::{WarningBasis, WarningDecision, WarningDraft};

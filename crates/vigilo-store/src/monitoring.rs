@@ -364,7 +364,7 @@ pub struct AlertFilter {
 /// `n` bind placeholders for values `offset + 1 ..= offset + n`. SQLite gets anonymous `?`:
 /// it finds the number of a named `$n` by a linear scan, so a statement with thousands of
 /// `$n` spends its time binding (quadratic); PostgreSQL needs `$n`.
-fn placeholders(backend: crate::Backend, offset: usize, n: usize) -> String {
+pub(crate) fn placeholders(backend: crate::Backend, offset: usize, n: usize) -> String {
     match backend {
         crate::Backend::Sqlite => vec!["?"; n].join(", "),
         crate::Backend::Postgres => (offset + 1..=offset + n)

@@ -589,7 +589,9 @@ impl Store {
     }
 
     /// A read transaction: one snapshot for every statement of a search.
-    async fn begin_read(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+    pub(crate) async fn begin_read(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         Ok(match self.backend() {
             Backend::Sqlite => self.pool().begin().await?,
             Backend::Postgres => {
