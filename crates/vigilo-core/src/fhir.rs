@@ -60,11 +60,13 @@ pub fn xhtml_text(div: &str) -> String {
     while let Some(start) = rest.find(['<', '&']) {
         out.push_str(&rest[..start]);
         let tail = &rest[start..];
-        if tail.starts_with('<') {
-            let end = tail.find('>').map_or(tail.len(), |e| e + 1);
-            let tag = tail[1..end.saturating_sub(1).max(1)]
-                .trim()
-                .to_ascii_lowercase();
+        if let Some(after) = tail.strip_prefix('<') {
+            // An unclosed tag runs to the end of the text.
+            let (inside, end) = match after.find('>') {
+                Some(e) => (&after[..e], e + 2),
+                None => (after, tail.len()),
+            };
+            let tag = inside.trim().to_ascii_lowercase();
             let name: String = tag
                 .trim_start_matches('/')
                 .chars()
@@ -437,6 +439,15 @@ mod tests {
             assert_eq!(seriousness_from(&doc), Some(*s), "{s:?}");
         }
         assert_eq!(seriousness_from(&json!({"actuality": "actual"})), None);
+    }
+
+    #[test]
+    fn an_unclosed_tag_before_a_multibyte_character_does_not_panic() {
+        // Found by fuzzing (fuzz/fuzz_targets/fhir_adverse_event.rs): the tag's name was cut
+        // one byte before the end of the text, inside a character.
+        assert_eq!(xhtml_text("<é"), "");
+        assert_eq!(xhtml_text("a <p>b</di\u{fffd}"), "a b");
+        assert_eq!(xhtml_text("x<br"), "x");
     }
 
     #[test]
