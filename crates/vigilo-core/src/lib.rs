@@ -14,6 +14,7 @@ pub mod directory;
 pub mod documents;
 pub mod fda_list;
 pub mod federation;
+pub mod fhir;
 pub mod identity;
 pub mod impact;
 pub mod incident;

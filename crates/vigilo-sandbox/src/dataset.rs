@@ -153,7 +153,7 @@ pub enum DatasetError {
         column: String,
         value: String,
     },
-    #[error("line {line}, column `{column}`: `{value}` is not a finite number")]
+    #[error("line {line}, column `{column}`: `{value}` is not a finite number in float32's range (up to about 3.4e38)")]
     BadFeature {
         line: u64,
         column: String,
@@ -343,8 +343,12 @@ pub fn parse_reference_csv(
         };
         for &c in &feature_cols {
             let text = utf8_field(&record, c, line)?;
-            match parse_finite(text) {
-                Some(v) => values.push(v as f32),
+            // Models take float32: a value beyond its range would reach them as infinity.
+            match parse_finite(text)
+                .map(|v| v as f32)
+                .filter(|v| v.is_finite())
+            {
+                Some(v) => values.push(v),
                 None => {
                     return Err(DatasetError::BadFeature {
                         line,
@@ -477,6 +481,15 @@ mod tests {
         let feature = parse("case_id,label,x1,x2,sex\na,1,1,2,F\nb,1,1,NaN,F\n").unwrap_err();
         assert!(
             matches!(feature, DatasetError::BadFeature { line: 3, ref column, .. } if column == "x2")
+        );
+        // Found by fuzzing (fuzz/fuzz_targets/sandbox_dataset.rs): finite as f64, infinite
+        // as the f32 a model receives.
+        let huge = parse(
+            "case_id,label,x1,x2,sex\na,1,1,7288888888888888888888888888888888888888888.9,F\n",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(huge, DatasetError::BadFeature { line: 2, ref column, .. } if column == "x2")
         );
         let ragged = parse("case_id,label,x1,x2,sex\na,1,1,2\n").unwrap_err();
         assert!(matches!(

@@ -27,6 +27,6 @@ pub use evaluate::{evaluate, EvaluateError, EvaluationReport, Verdict};
 pub use model::{
     predictions_from_model, run_model, worker_main, ModelError, RunLimits, WorkerCommand,
 };
-pub use onnx::export_advice;
+pub use onnx::{check_model, export_advice};
 pub use predictions::{parse_predictions, Predictions, PredictionsError};
 pub use protocol::{Endpoint, FieldError, FieldErrorCode, Metric, Protocol, ScoreKind};

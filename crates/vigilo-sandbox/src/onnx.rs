@@ -142,15 +142,29 @@ fn check_input(graph: &pb::GraphProto, shape: &InputShape) -> Result<(), ModelEr
     Ok(())
 }
 
-/// Loads the model, checks it, runs it on the features and returns one score per row:
-/// a `[N]` or `[N, 1]` output as is, a `[N, 2]` output's second column (the positive class).
-/// An output named `probabilities` is preferred when the model has several.
-pub(crate) fn score(
+/// The upload guard: decodes the ONNX protobuf and checks it by hand before tract builds
+/// anything from it (operators tract cannot run, weights in external files, the input's type
+/// and shape against `rows` cases of `feature_names`). Runs no inference; never panics on
+/// any input. [`crate::run_model`] applies the same checks in the worker.
+pub fn check_model(
+    model_bytes: &[u8],
+    rows: usize,
+    feature_names: &[String],
+) -> Result<(), ModelError> {
+    let shape = InputShape {
+        rows,
+        cols: feature_names.len(),
+        names: feature_names.to_vec(),
+    };
+    guard(model_bytes, &shape, &tract_onnx::onnx()).map(|_| ())
+}
+
+/// Decodes the model and applies the checks of [`check_model`]; the decoded model on success.
+fn guard(
     model_bytes: &[u8],
     shape: &InputShape,
-    values: Vec<f32>,
-) -> Result<Vec<f32>, ModelError> {
-    let onnx = tract_onnx::onnx();
+    onnx: &tract_onnx::Onnx,
+) -> Result<pb::ModelProto, ModelError> {
     let proto = onnx
         .proto_model_for_read(&mut &model_bytes[..])
         .map_err(|e| ModelError::Malformed {
@@ -161,7 +175,7 @@ pub(crate) fn score(
             detail: "the model has no graph".into(),
         });
     };
-    let (unknown, external) = inspect(&proto, &onnx);
+    let (unknown, external) = inspect(&proto, onnx);
     if !unknown.is_empty() {
         let mut advice: Vec<&str> = unknown.iter().map(|op| export_advice(op)).collect();
         advice.dedup();
@@ -178,6 +192,24 @@ pub(crate) fn score(
         });
     }
     check_input(graph, shape)?;
+    Ok(proto)
+}
+
+/// Loads the model, checks it ([`check_model`]), runs it on the features and returns one
+/// score per row: a `[N]` or `[N, 1]` output as is, a `[N, 2]` output's second column (the
+/// positive class). An output named `probabilities` is preferred when the model has several.
+pub(crate) fn score(
+    model_bytes: &[u8],
+    shape: &InputShape,
+    values: Vec<f32>,
+) -> Result<Vec<f32>, ModelError> {
+    let onnx = tract_onnx::onnx();
+    let proto = guard(model_bytes, shape, &onnx)?;
+    let Some(graph) = &proto.graph else {
+        return Err(ModelError::Malformed {
+            detail: "the model has no graph".into(),
+        });
+    };
     let output_index = graph
         .output
         .iter()
@@ -275,6 +307,34 @@ mod anyhow_like {
 
 #[cfg(test)]
 mod tests {
+    use crate::model::ModelError;
+
+    fn three() -> Vec<String> {
+        ["mean_texture", "worst_area", "worst_smoothness"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn guard_accepts_a_fitting_model_and_names_what_does_not_fit() {
+        let logreg = include_bytes!("../fixtures/wdbc_logreg.onnx");
+        assert_eq!(super::check_model(logreg, 114, &three()), Ok(()));
+        assert!(matches!(
+            super::check_model(logreg, 114, &three()[..2]),
+            Err(ModelError::WrongInput { .. })
+        ));
+        let zipmap = include_bytes!("../fixtures/unsupported_zipmap.onnx");
+        assert!(matches!(
+            super::check_model(zipmap, 114, &three()),
+            Err(ModelError::UnsupportedOperators { .. })
+        ));
+        assert!(matches!(
+            super::check_model(b"not a model", 114, &three()),
+            Err(ModelError::Malformed { .. })
+        ));
+    }
+
     #[test]
     fn advice_names_the_fix() {
         assert!(super::export_advice("ZipMap").contains("zipmap"));
