@@ -22,6 +22,10 @@ use vigilo_store::testing::TestDb;
 const PG_ENV: &str = "VIGILO_TEST_POSTGRES_URL";
 const PG_RESTART_ENV: &str = "VIGILO_TEST_POSTGRES_RESTART";
 
+/// These tests each run servers at full load: one at a time, so that on CI's two cores
+/// one test's load does not starve another's server into timeouts.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn vigilo(dir: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_vigilo"))
         .args(args)
@@ -609,11 +613,13 @@ async fn check_database(w: &World, ledger: &Ledger) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_during_intake_loses_no_acknowledged_report_sqlite() {
+    let _serial = SERIAL.lock().await;
     crash_run(false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_during_intake_loses_no_acknowledged_report_postgres() {
+    let _serial = SERIAL.lock().await;
     crash_run(true).await;
 }
 
@@ -621,6 +627,7 @@ async fn sigkill_during_intake_loses_no_acknowledged_report_postgres() {
 /// everything acknowledged before the backup began; restore never clobbers by accident.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn backup_while_serving_then_restore() {
+    let _serial = SERIAL.lock().await;
     let w = world(false).await.unwrap();
     let d = w.dir.path();
     let port = free_port();
@@ -797,6 +804,7 @@ fn csrf_of(html: &str) -> String {
 /// phone, ID and insurance numbers and e-mail of a patient in a report.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_hold_no_secrets_or_personal_data() {
+    let _serial = SERIAL.lock().await;
     let w = world(false).await.unwrap();
     let d = w.dir.path();
     let password = "Planted-Passw0rd-7dd1";
@@ -1007,11 +1015,13 @@ async fn mixed_load(postgres: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_clients_mixed_load_sqlite() {
+    let _serial = SERIAL.lock().await;
     mixed_load(false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_clients_mixed_load_postgres() {
+    let _serial = SERIAL.lock().await;
     mixed_load(true).await;
 }
 
@@ -1019,6 +1029,7 @@ async fn two_hundred_clients_mixed_load_postgres() {
 /// queueing; nothing else fails and health checks still answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn overload_is_shed_with_503_not_queued() {
+    let _serial = SERIAL.lock().await;
     let w = world(false).await.unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
