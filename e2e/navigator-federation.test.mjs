@@ -57,3 +57,37 @@ test('a reviewer opens "From GRN peers"', { timeout: TEST_TIMEOUT }, async (t) =
   assert.ok(body.length > 0);
   assert.ok(await page.isVisible('#received-none') || await page.isVisible('#received'));
 });
+
+test('a reviewer composes an early warning from a confirmed signal and another admin publishes it', { timeout: TEST_TIMEOUT }, async (t) => {
+  const page = await newPage(t, 'en-GB');
+  await login(page, 'reviewer');
+  const list = await (await page.request.get(BASE + '/api/v1/signals?limit=200')).json();
+  const signal = list.find((s) => s.product_id && s.state !== 'dismissed' && s.state !== 'closed');
+  assert.ok(signal, 'the demo has a signal about a directory product');
+  await goto(page, `/signals/${signal.id}`);
+  if (signal.state !== 'confirmed') {
+    await page.selectOption('#s-action', 'confirm');
+    await page.fill('#s-why', 'reviewed the reports: a real excess');
+    await submit(page, '#signal-action button[type=submit]');
+  }
+  await submit(page, '#new-warning');
+  assert.ok(await page.isVisible('#warning-facts'), 'the facts from the signal are shown');
+  // An identifier in the summary is refused with what to fix, and the text is kept.
+  await page.fill('#w-summary', 'Call the reporting nurse on 0912 345 678.');
+  await page.fill('#w-rec', 'Check the assistant\'s dosing answers before acting on them.');
+  await submit(page, '#warning-form button[type=submit]');
+  assert.match(await text(page), /without personal data/);
+  await page.fill('#w-summary', 'Repeated wrong dosing advice from the commune virtual assistant, confirmed by review.');
+  await submit(page, '#warning-form button[type=submit]');
+  assert.ok(await page.isVisible('#warning-payload'), 'the exact payload is previewed');
+  assert.doesNotMatch(await page.textContent('#warning-payload'), /0912/);
+  const draft = page.url();
+  await page.screenshot({ path: RESULTS + 'warning-preview-en.png', fullPage: true });
+
+  const admin = await newPage(t);
+  await login(admin, 'admin');
+  await admin.goto(draft, { waitUntil: 'load' });
+  await submit(admin, '#approve-form button[type=submit]');
+  assert.match(await admin.textContent('#warning-state'), /Đã công bố/);
+  await admin.screenshot({ path: RESULTS + 'warning-published-vi.png', fullPage: true });
+});

@@ -126,7 +126,12 @@ fn facts(l: &Layout, b: &WarningBasis) -> Vec<(String, String)> {
         .map(|(s, n)| format!("{}: {n}", s.label(l.tr.lang)))
         .collect::<Vec<_>>()
         .join(", ");
-    vec![
+    let period = match (&b.first_day, &b.last_day) {
+        (Some(a), Some(z)) if a == z => a.clone(),
+        (Some(a), Some(z)) => format!("{a} – {z}"),
+        _ => String::new(),
+    };
+    let rows = vec![
         (
             l.tr.t("fed-product"),
             format!("{} — {}", b.product_name, b.manufacturer),
@@ -142,14 +147,7 @@ fn facts(l: &Layout, b: &WarningBasis) -> Vec<(String, String)> {
                 .join(", "),
         ),
         (l.tr.t("ew-counts"), by_seriousness),
-        (
-            l.tr.t("ew-period"),
-            format!(
-                "{} — {}",
-                b.first_day.as_deref().unwrap_or("?"),
-                b.last_day.as_deref().unwrap_or("?")
-            ),
-        ),
+        (l.tr.t("ew-period"), period),
         (
             l.tr.t("ew-actions"),
             b.notices
@@ -158,7 +156,11 @@ fn facts(l: &Layout, b: &WarningBasis) -> Vec<(String, String)> {
                 .collect::<Vec<_>>()
                 .join(", "),
         ),
-    ]
+    ];
+    // An empty fact is shown as a dash, not a blank a reader might take for a lost value.
+    rows.into_iter()
+        .map(|(k, v)| (k, if v.is_empty() { "—".into() } else { v }))
+        .collect()
 }
 
 /// Builds the warning from the database's facts and the reviewer's fields.

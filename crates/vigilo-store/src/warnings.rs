@@ -112,27 +112,63 @@ impl Store {
         let Some((product_name, manufacturer, input_modality, ai_kind)) = product else {
             return Err(not_found("product", &product_id));
         };
-        let reports: Vec<(String, String, Option<String>)> = sqlx::query_as(
-            "SELECT i.seriousness, COALESCE(i.occurred_on, i.received_on), v.version \
-             FROM signal_incidents s JOIN incidents i ON i.id = s.incident_id \
-             LEFT JOIN product_versions v ON v.id = i.version_id \
-             WHERE s.signal_id = $1 ORDER BY 2",
+        // The reports behind the signal: those it links (disproportionality, clusters), or, for
+        // a rate signal, which links none, the product's reports in its window and region.
+        let linked: i64 = sqlx::query_scalar(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM signal_incidents WHERE signal_id = $1",
         )
         .bind(signal_id)
-        .fetch_all(self.pool())
+        .fetch_one(self.pool())
         .await?;
+        let window = match (&signal.window_start, &signal.window_end) {
+            (Some(a), Some(b)) if linked == 0 && !a.is_empty() && a.len() == b.len() => {
+                Some((a.clone(), b.clone()))
+            }
+            _ => None,
+        };
+        let set = if window.is_some() {
+            "SELECT w.id FROM incidents w WHERE w.product_id = $1 AND w.duplicate_of IS NULL \
+             AND ($2 = '' OR w.version_id = $2) AND ($3 = '' OR w.province_code = $3) \
+             AND SUBSTR(COALESCE(w.occurred_on, w.received_on), 1, LENGTH($4)) BETWEEN $4 AND $5"
+        } else {
+            "SELECT s.incident_id FROM signal_incidents s WHERE s.signal_id = $1"
+        };
+        let (from, to) = window.unwrap_or_default();
+        let version = signal.version_id.clone().unwrap_or_default();
+        let reports_sql = sqlf!(
+            "SELECT i.seriousness, COALESCE(i.occurred_on, i.received_on), v.version \
+             FROM incidents i LEFT JOIN product_versions v ON v.id = i.version_id \
+             WHERE i.id IN ({set}) ORDER BY 2"
+        );
+        let codes_sql = sqlf!(
+            "SELECT c.code, c.system, CAST(COUNT(DISTINCT c.incident_id) AS BIGINT) AS n \
+             FROM incident_codes c WHERE c.incident_id IN ({set}) AND c.system IN ('imdrf', 'ai') \
+             GROUP BY c.code, c.system ORDER BY n DESC, c.code"
+        );
+        let mut reports_q = sqlx::query_as::<_, (String, String, Option<String>)>(reports_sql);
+        let mut codes_q = sqlx::query_as::<_, (String, String, i64)>(codes_sql);
+        if from.is_empty() {
+            reports_q = reports_q.bind(signal_id);
+            codes_q = codes_q.bind(signal_id);
+        } else {
+            reports_q = reports_q
+                .bind(&product_id)
+                .bind(&version)
+                .bind(&signal.region)
+                .bind(&from)
+                .bind(&to);
+            codes_q = codes_q
+                .bind(&product_id)
+                .bind(&version)
+                .bind(&signal.region)
+                .bind(&from)
+                .bind(&to);
+        }
+        let reports = reports_q.fetch_all(self.pool()).await?;
+        let codes = codes_q.fetch_all(self.pool()).await?;
         let mut versions: Vec<String> = reports.iter().filter_map(|r| r.2.clone()).collect();
         versions.sort();
         versions.dedup();
-        let codes: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT c.code, c.system, CAST(COUNT(DISTINCT c.incident_id) AS BIGINT) AS n \
-             FROM signal_incidents s JOIN incident_codes c ON c.incident_id = s.incident_id \
-             WHERE s.signal_id = $1 AND c.system IN ('imdrf', 'ai') \
-             GROUP BY c.code, c.system ORDER BY n DESC, c.code",
-        )
-        .bind(signal_id)
-        .fetch_all(self.pool())
-        .await?;
         let notices: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT reference, kind, SUBSTR(issued_at, 1, 10) FROM safety_notices \
              WHERE product_id = $1 ORDER BY issued_at",

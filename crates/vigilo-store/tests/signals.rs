@@ -15,6 +15,7 @@ use vigilo_store::{Detection, NewIncident, NewNotice, ReporterAccount, SignalFil
 
 vigilo_store::conformance!(
     detections_are_recorded_updated_and_kept,
+    warning_basis_counts_linked_reports_or_a_rate_signals_window,
     a_suspension_notice_reaches_sites_suspends_and_pauses,
 );
 
@@ -169,6 +170,83 @@ async fn detections_are_recorded_updated_and_kept(db: &TestDb) {
         ["detect", "confirm"]
     );
     assert!(s.verify_audit().await.unwrap().first_break.is_none());
+}
+
+/// An early warning's facts come from the reports a signal links; a rate signal links none,
+/// so its facts are the product's reports in its window (months here), without duplicates.
+async fn warning_basis_counts_linked_reports_or_a_rate_signals_window(db: &TestDb) {
+    let w = world(db).await;
+    deployed(&w).await;
+    w.clock.set(datetime!(2026-02-03 09:00 UTC));
+    let s = &w.store;
+    let a = report(&w, Seriousness::OtherInjury).await;
+    let b = report(&w, Seriousness::SeriousInjury).await;
+    let c = report(&w, Seriousness::Malfunction).await;
+    s.set_incident_codes(&w.reviewer, &a, &["AI02".into()])
+        .await
+        .unwrap();
+    s.set_incident_codes(&w.reviewer, &b, &["AI02".into(), "AI01".into()])
+        .await
+        .unwrap();
+    s.mark_duplicate(&w.reviewer, &c, Some(&a)).await.unwrap();
+    let disproportionality = detection(&w, "AI02", vec![a.clone()]);
+    let rate = |from: &str, to: &str| Detection {
+        method: SignalMethod::Rate,
+        code: "*".into(),
+        window_start: Some(from.into()),
+        window_end: Some(to.into()),
+        incident_ids: Vec::new(),
+        ..detection(&w, "*", Vec::new())
+    };
+    s.record_detections("system", &[disproportionality, rate("2026-01", "2026-02")])
+        .await
+        .unwrap();
+    let all = s
+        .signals(&SignalFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let linked = all.iter().find(|x| x.code == "AI02").unwrap();
+    let basis = s.warning_basis(&linked.id).await.unwrap().unwrap();
+    assert_eq!(basis.seriousness, vec!["other_injury".to_string()]);
+    assert_eq!(basis.codes, vec![("AI02".into(), "ai".into(), 1)]);
+    let by_rate = all.iter().find(|x| x.code == "*").unwrap();
+    let basis = s.warning_basis(&by_rate.id).await.unwrap().unwrap();
+    let mut seriousness = basis.seriousness.clone();
+    seriousness.sort();
+    assert_eq!(
+        seriousness,
+        ["other_injury", "serious_injury"],
+        "the duplicate is left out"
+    );
+    assert_eq!(basis.first_day.as_deref(), Some("2026-02-01"));
+    assert_eq!(basis.last_day.as_deref(), Some("2026-02-01"));
+    assert_eq!(
+        basis.codes,
+        vec![
+            ("AI02".into(), "ai".into(), 2),
+            ("AI01".into(), "ai".into(), 1)
+        ]
+    );
+    assert_eq!(basis.versions.len(), 1);
+    // A window that holds none of the reports gives no facts rather than other months'.
+    s.record_detections("system", &[rate("2025-11", "2025-12")])
+        .await
+        .unwrap();
+    let empty = s
+        .signals(&SignalFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|x| x.window_start.as_deref() == Some("2025-11"))
+        .unwrap();
+    let basis = s.warning_basis(&empty.id).await.unwrap().unwrap();
+    assert!(basis.seriousness.is_empty() && basis.codes.is_empty());
 }
 
 async fn a_suspension_notice_reaches_sites_suspends_and_pauses(db: &TestDb) {
