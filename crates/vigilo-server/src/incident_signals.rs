@@ -312,6 +312,9 @@ fn level_key(
     }
 }
 
+/// A key's label, product and version, with the rank of the unit's latest report they came from.
+type KeyLabel = (String, Option<String>, Option<String>, Option<u64>);
+
 /// Disproportionality per product and per version, as [`disproportionality`] computes it,
 /// from the counts the database made ([`vigilo_store::SignalSnapshot::counts`]): the same
 /// tables (a report names one product, so the margins and N follow from the counts), the
@@ -337,7 +340,7 @@ pub fn disproportionality_counts(
         let mut key_index: HashMap<String, u32> = HashMap::new();
         // Label, product and version of a key: those of its unit with the latest report,
         // as the row-by-row computation ends with that unit's rows.
-        let mut labels: Vec<(String, Option<String>, Option<String>, Option<u64>)> = Vec::new();
+        let mut labels: Vec<KeyLabel> = Vec::new();
         let mut n_product: Vec<u64> = Vec::new();
         let mut events: Vec<String> = Vec::new();
         let mut event_index: HashMap<&str, u32> = HashMap::new();

@@ -941,7 +941,7 @@ mod tests {
     fn counts_made_elsewhere_give_the_builders_table() {
         // Each report names one product and one to three events, some repeated.
         let mut b = ReportTableBuilder::new();
-        let mut n_product = vec![0u64; 7];
+        let mut n_product = [0u64; 7];
         let mut cells: std::collections::BTreeMap<(u32, u32), u64> = Default::default();
         for r in 0..400u32 {
             let p = (r * 7 + r / 5) % 7;
