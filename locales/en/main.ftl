@@ -911,3 +911,16 @@ ew-state-retracted = Retracted
 ew-choose-help = An early warning starts from a confirmed signal about a product in this directory. Choose one:
 ew-no-confirmed = No signal is confirmed yet: confirm one on the Signals page first.
 ew-compose = Compose from a confirmed signal
+
+# Directory entries and early warnings from GRN members
+grn-entry-badge = From a GRN member regulator: { $country } ({ $peer })
+grn-entry-withdrawn = The member regulator has withdrawn this entry: it no longer appears in searches. It is kept here because reliance decisions may cite it.
+grn-entry-risk = Risk class (origin)
+grn-entry-licence = Licence status (origin)
+grn-entry-versions = Versions
+grn-entry-intended-use = Intended use
+grn-entry-help = Shared by the member's Vigilo node and signed with its key, which this node's administrator pinned. The assessment is the member's; a reviewer can cite it as evidence for reliance.
+grn-entry-source-link = See the entry in { $country }'s register
+grn-warnings-title = Early warnings from GRN peers
+grn-warnings-help = Warnings other member regulators sent about a product of this name. For staff only: members' warnings are not public.
+grn-warnings-none = No peer has sent a warning about this product.

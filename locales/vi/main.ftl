@@ -911,3 +911,16 @@ ew-state-retracted = Đã thu hồi
 ew-choose-help = Cảnh báo sớm bắt đầu từ một tín hiệu đã xác nhận về một sản phẩm trong danh mục này. Chọn một tín hiệu:
 ew-no-confirmed = Chưa có tín hiệu nào được xác nhận: hãy xác nhận trên trang Tín hiệu trước.
 ew-compose = Soạn từ một tín hiệu đã xác nhận
+
+# Mục danh mục và cảnh báo sớm từ thành viên GRN
+grn-entry-badge = Từ cơ quan quản lý thành viên GRN: { $country } ({ $peer })
+grn-entry-withdrawn = Cơ quan quản lý thành viên đã rút mục này: mục không còn xuất hiện khi tìm kiếm. Mục được giữ lại vì các quyết định dựa trên thẩm định nước ngoài có thể trích dẫn.
+grn-entry-risk = Phân loại rủi ro (nước gốc)
+grn-entry-licence = Tình trạng cấp phép (nước gốc)
+grn-entry-versions = Phiên bản
+grn-entry-intended-use = Mục đích sử dụng
+grn-entry-help = Do nút Vigilo của thành viên chia sẻ và ký bằng khóa mà quản trị viên nút này đã ghim. Kết quả thẩm định là của thành viên đó; chuyên viên có thể trích dẫn làm bằng chứng khi dựa vào thẩm định nước ngoài.
+grn-entry-source-link = Xem mục này trong danh mục của { $country }
+grn-warnings-title = Cảnh báo sớm từ các nút GRN
+grn-warnings-help = Cảnh báo mà các cơ quan quản lý thành viên khác gửi về sản phẩm có tên này. Chỉ cán bộ được xem: cảnh báo của thành viên không công khai.
+grn-warnings-none = Chưa có nút nào gửi cảnh báo về sản phẩm này.

@@ -112,6 +112,7 @@ vocabulary!(
     EntrySource, "source", {
         Local => ("local", "Việt Nam", "Vietnam"),
         FdaAiList => ("fda_ai_list", "Danh sách AI của FDA (Hoa Kỳ)", "FDA AI-enabled device list (US)"),
+        GrnPeer => ("grn_peer", "Cơ quan quản lý thành viên GRN", "GRN member regulator"),
     }
 );
 

@@ -167,7 +167,7 @@ pub fn facet_label(tr: &Tr, facet: Facet, value: &str) -> String {
 #[derive(Serialize, ToSchema)]
 pub struct EntryOut {
     pub id: String,
-    /// `local` (registered in Vietnam) or a foreign list such as `fda_ai_list`.
+    /// `local` (registered in Vietnam), a foreign list such as `fda_ai_list`, or `grn_peer` (shared by a GRN member regulator).
     pub source: String,
     pub name: String,
     pub manufacturer: String,
@@ -445,6 +445,26 @@ struct ProductPageT {
     reliance: Vec<RelianceRow>,
     /// Safety notices about the product (public).
     notices: Vec<crate::notices::ProductNotice>,
+    /// Early warnings GRN peers sent about a product of this name (staff only).
+    warnings: Vec<crate::federation::ReceivedRow>,
+    staff: bool,
+}
+
+/// A directory entry received from a GRN member regulator.
+#[derive(Template)]
+#[template(path = "grn_entry.html")]
+struct GrnEntryPageT {
+    l: Layout,
+    g: vigilo_store::ReceivedDirectoryEntry,
+    area: String,
+    modality: String,
+    licence: String,
+    ai_kind: String,
+    intended_use: String,
+    issued: String,
+    staff: bool,
+    /// Early warnings from the same member about this product (staff only).
+    warnings: Vec<crate::federation::ReceivedRow>,
 }
 
 #[derive(Template)]
@@ -511,6 +531,48 @@ pub async fn entry_page(
 ) -> AppResult<Response> {
     let store = &state.store;
     let l = Layout::new(&state, &ctx);
+    // A member regulator's entry keeps its page after the member withdrew it: reliance
+    // records may cite it.
+    if id.starts_with("grn-") {
+        let g = store
+            .received_directory_entry(&id)
+            .await
+            .map_err(|e| ctx.err(e.into()))?
+            .ok_or_else(|| {
+                ctx.err(AppError::not_found().detail(format!("no directory entry has id '{id}'")))
+            })?;
+        let tr = l.tr.clone();
+        let e = &g.entry;
+        let warnings = if ctx.is_staff() {
+            let mut names = vec![e.name.as_str()];
+            names.extend(e.name_en.as_deref());
+            crate::federation::received_warnings_about(&state, &ctx, &names, Some(&g.country))
+                .await?
+        } else {
+            Vec::new()
+        };
+        let page = GrnEntryPageT {
+            area: facet_label(&tr, Facet::ClinicalArea, &e.clinical_area),
+            modality: facet_label(&tr, Facet::Modality, &e.input_modality),
+            licence: facet_label(&tr, Facet::LicenceStatus, &e.licence_status),
+            ai_kind: e
+                .ai_kind
+                .parse::<AiKind>()
+                .map(|k| k.label(tr.lang).to_string())
+                .unwrap_or_else(|_| e.ai_kind.clone()),
+            intended_use: match tr.lang {
+                Lang::En if !e.intended_use_en.is_empty() => e.intended_use_en.clone(),
+                _ if !e.intended_use.is_empty() => e.intended_use.clone(),
+                _ => e.intended_use_en.clone(),
+            },
+            issued: g.issued_at.chars().take(10).collect(),
+            staff: ctx.is_staff(),
+            warnings,
+            g,
+            l,
+        };
+        return render(&page, &ctx);
+    }
     // Only public entries have pages: a draft product is not in the directory.
     let entry = store
         .directory_entry(&id)
@@ -574,7 +636,16 @@ pub async fn entry_page(
         .unwrap_or_default();
     let licences = crate::appraisal::product_licences(&state, &ctx, tr.lang, &product.id).await?;
     let notices = crate::notices::product_notices(&state, &ctx, tr.lang, &product.id).await?;
+    let peer_warnings = if ctx.is_staff() {
+        let mut names = vec![product.name.as_str()];
+        names.extend(product.name_en.as_deref());
+        crate::federation::received_warnings_about(&state, &ctx, &names, None).await?
+    } else {
+        Vec::new()
+    };
     let page = ProductPageT {
+        warnings: peer_warnings,
+        staff: ctx.is_staff(),
         notices,
         licences,
         card_title: tr.ta(

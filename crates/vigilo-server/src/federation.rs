@@ -23,11 +23,13 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 use time::Duration;
 use vigilo_core::federation::{
-    check_page, jcs, sign_request, verify_item_value, verify_request, EarlyWarning, HttpRequest,
-    ItemType, KeyId, NodeKeys, PeerIdentity, RequestError, VerifiedItem, VerifyPolicy,
+    check_page, jcs, sign_request, verify_item_value, verify_request, Audience, EarlyWarning,
+    HttpRequest, ItemId, ItemType, KeyId, NodeKeys, PeerIdentity, RequestError, VerifiedItem,
+    VerifyPolicy,
 };
 use vigilo_store::{
-    ItemRefusal, PageOutcome, Peer, PublishedItem, Store, StoreError, ANONYMOUS_RECIPIENT,
+    ItemRefusal, NewPublication, PageOutcome, Peer, PublishedItem, Store, StoreError,
+    ANONYMOUS_RECIPIENT,
 };
 
 /// The feed's path under a node's base URL.
@@ -685,6 +687,61 @@ pub async fn from_peers_page(
     render(&FromPeersPage { l, items }, &ctx, StatusCode::OK)
 }
 
+/// Early warnings received from peers about a product known by these names (compared
+/// folded: case, diacritics and `đ` aside), newest first; from one origin country only when
+/// given. Members-only material: callers show it to staff only.
+pub async fn received_warnings_about(
+    state: &AppState,
+    ctx: &Ctx,
+    names: &[&str],
+    country: Option<&str>,
+) -> AppResult<Vec<ReceivedRow>> {
+    let wanted: Vec<String> = names
+        .iter()
+        .map(|n| vigilo_core::text::fold(n))
+        .filter(|n| !n.is_empty())
+        .collect();
+    let received = state
+        .store
+        .received_items(&[ItemType::EarlyWarning], false, 5000)
+        .await
+        .map_err(ctx.store_err())?;
+    let mut rows = Vec::new();
+    for r in received {
+        if country.is_some_and(|c| c != r.origin_country) {
+            continue;
+        }
+        let Some(w) = serde_json::from_str::<serde_json::Value>(&r.wire)
+            .ok()
+            .and_then(|v| v.get("payload").cloned())
+            .and_then(|p| EarlyWarning::from_payload(&p).ok())
+        else {
+            continue;
+        };
+        if !wanted.contains(&vigilo_core::text::fold(&w.product.name)) {
+            continue;
+        }
+        rows.push(ReceivedRow {
+            country: r.origin_country,
+            peer_name: r.peer_name,
+            item_type: String::new(),
+            item_id: r.item_id,
+            version: r.version,
+            issued: short_time(&r.issued_at),
+            product: format!(
+                "{} — {} ({})",
+                w.product.name,
+                w.product.manufacturer,
+                w.product.versions.join(", ")
+            ),
+            seriousness: w.seriousness.label(ctx.lang).to_string(),
+            summary: w.summary,
+            recommendation: w.recommendation,
+        });
+    }
+    Ok(rows)
+}
+
 // ---- Sync ----
 
 /// What one sync run did, over all peers.
@@ -789,6 +846,88 @@ pub async fn sync_peers(
                 tracing::error!(error = %e, "federation sync task failed");
             }
         }
+    }
+    Ok(summary)
+}
+
+/// What one pass of sharing the directory did.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct ShareSummary {
+    pub entries: u64,
+    pub published: u64,
+    pub unchanged: u64,
+    pub retracted: u64,
+}
+
+impl std::fmt::Display for ShareSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} directory entries: {} published, {} unchanged, {} retracted",
+            self.entries, self.published, self.unchanged, self.retracted
+        )
+    }
+}
+
+/// Publishes this node's public directory to its feed: a new version of an entry whose
+/// shared facts changed (or a first one), a retraction for a product that left the public
+/// directory. Run by the `federation-share-directory` job; idempotent, so a run that finds
+/// nothing changed publishes nothing.
+pub async fn share_directory(
+    store: &Store,
+    config: &FederationConfig,
+) -> Result<ShareSummary, SyncError> {
+    let (Some(keys), Some(identity)) = (&config.keys, &config.identity) else {
+        return Err(SyncError::NotConfigured);
+    };
+    let actor = "system:federation-share-directory";
+    let shares = store
+        .local_directory_shares(Some(&identity.base_url.to_string()))
+        .await?;
+    let mut published = store.published_directory_payloads().await?;
+    let mut summary = ShareSummary::default();
+    for (product_id, entry) in shares {
+        summary.entries += 1;
+        let id_text = vigilo_store::directory_item_id(&product_id);
+        let payload = entry.to_payload();
+        match published.remove(&id_text) {
+            Some(Some(old)) if old == payload => {
+                summary.unchanged += 1;
+                continue;
+            }
+            // Retracted once: the id cannot be published again.
+            Some(None) => continue,
+            _ => {}
+        }
+        let Ok(id) = id_text.parse::<ItemId>() else {
+            continue;
+        };
+        store
+            .publish(
+                actor,
+                keys,
+                NewPublication {
+                    item_type: ItemType::DirectoryEntry,
+                    id,
+                    audience: Audience::Public,
+                    payload,
+                },
+            )
+            .await?;
+        summary.published += 1;
+    }
+    // Whatever is still listed as published left the public directory.
+    for (id_text, payload) in published {
+        if payload.is_none() {
+            continue;
+        }
+        let Ok(id) = id_text.parse::<ItemId>() else {
+            continue;
+        };
+        store
+            .retract(actor, keys, &id, "no longer in the public directory")
+            .await?;
+        summary.retracted += 1;
     }
     Ok(summary)
 }

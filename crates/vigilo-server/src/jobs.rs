@@ -12,6 +12,11 @@ pub fn job_table(config: &ServerConfig) -> Vec<(&'static str, time::Duration)> {
     vec![
         // Peers' feeds: the interval is the operator's (`--federation-sync-secs`).
         ("federation-sync", config.federation.sync_interval),
+        // This node's public directory, shared with peers as it changes.
+        (
+            "federation-share-directory",
+            config.federation.sync_interval,
+        ),
         // Nonces are kept twice the allowed skew; an hourly purge keeps the table small.
         ("purge-federation-nonces", time::Duration::hours(1)),
         ("purge-expired-sessions", time::Duration::hours(1)),
@@ -32,6 +37,16 @@ async fn run_job(store: &Store, config: &ServerConfig, name: &str) -> Result<Str
             }
             let client = crate::federation::sync_client(fed).map_err(|e| e.to_string())?;
             crate::federation::sync_peers(store, fed, &client)
+                .await
+                .map(|s| s.to_string())
+                .map_err(|e| e.to_string())
+        }
+        "federation-share-directory" => {
+            let fed = &config.federation;
+            if fed.keys.is_none() || fed.identity.is_none() {
+                return Ok("federation not configured".into());
+            }
+            crate::federation::share_directory(store, fed)
                 .await
                 .map(|s| s.to_string())
                 .map_err(|e| e.to_string())

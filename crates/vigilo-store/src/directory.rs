@@ -73,7 +73,7 @@ impl ProductVersion {
     }
 }
 
-const VERSION_COLUMNS: &str =
+pub(crate) const VERSION_COLUMNS: &str =
     "id, product_id, version, status, model_card_json, created_at, published_at, withdrawn_at";
 
 /// One entry of a foreign regulator's list.
@@ -810,7 +810,7 @@ impl Store {
     }
 }
 
-async fn record_change(
+pub(crate) async fn record_change(
     conn: &mut AnyConnection,
     at: &str,
     entry_id: &str,
@@ -977,7 +977,7 @@ async fn refresh_reference_entry(
     record_change(conn, now, &r.id, kind, &r.device).await
 }
 
-async fn upsert_entry(
+pub(crate) async fn upsert_entry(
     conn: &mut AnyConnection,
     e: &DirectoryEntry,
     search_text: &str,

@@ -9,14 +9,15 @@
 
 use crate::audit::{append, AuditEntry};
 use crate::error::invalid;
+use crate::shared_directory::{put_received_entry, remove_received_entry};
 use crate::{format_time, new_id, Store, StoreError};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::AnyConnection;
 use time::OffsetDateTime;
 use vigilo_core::federation::{
-    decide, sign_item, Audience, ItemDraft, ItemId, ItemType, NodeKeys, PeerIdentity, SignedItem,
-    Stored, SyncDecision, TrustedPeers, VerifiedItem,
+    decide, sign_item, Audience, ItemDraft, ItemId, ItemType, NodeKeys, PeerIdentity,
+    SharedDirectoryEntry, SignedItem, Stored, SyncDecision, TrustedPeers, VerifiedItem,
 };
 
 fn item_type_of(code: &str) -> Option<ItemType> {
@@ -844,6 +845,35 @@ impl Store {
                 }
             };
             let decision = decide(stored, v);
+            // A directory entry joins the register: its payload is read strictly first, and
+            // one that could not have come from a directory is refused, not stored.
+            let mut shared_entry = None;
+            if matches!(decision, SyncDecision::Insert | SyncDecision::Replace)
+                && item.item_type == ItemType::DirectoryEntry
+            {
+                match SharedDirectoryEntry::from_payload(&item.payload) {
+                    Ok(e) => shared_entry = Some(e),
+                    Err(e) => {
+                        let reason = format!("directory entry refused: {e}");
+                        tracing::warn!(peer = peer_id, item = %item.id, %reason, "federation item refused");
+                        record_refusal_on(
+                            &mut tx,
+                            &now,
+                            "item",
+                            Some(peer_id),
+                            &ItemRefusal {
+                                position: Some(*position),
+                                item_id: Some(item.id.to_string()),
+                                key_id: Some(origin.clone()),
+                                reason,
+                            },
+                        )
+                        .await?;
+                        out.refused += 1;
+                        continue;
+                    }
+                }
+            }
             let wire = String::from_utf8_lossy(v.wire()).into_owned();
             let digest = hex::encode(v.content_digest());
             let issued = format_time(item.issued_at);
@@ -872,6 +902,20 @@ impl Store {
                     .bind(&now)
                     .execute(&mut *tx)
                     .await?;
+                    let country = item.origin.country.to_string();
+                    if let Some(e) = &shared_entry {
+                        put_received_entry(
+                            &mut tx,
+                            &now,
+                            &country,
+                            item.id.as_str(),
+                            issued.get(..10).unwrap_or(&issued),
+                            e,
+                        )
+                        .await?;
+                    } else if decision == SyncDecision::Hide {
+                        remove_received_entry(&mut tx, &now, &country, item.id.as_str()).await?;
+                    }
                     match decision {
                         SyncDecision::Insert => out.inserted += 1,
                         SyncDecision::Replace => out.replaced += 1,

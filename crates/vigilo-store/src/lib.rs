@@ -30,6 +30,7 @@ mod navigator;
 mod notices;
 mod orgs;
 mod sandbox;
+mod shared_directory;
 mod signals;
 pub mod testing;
 mod time_fmt;
@@ -72,6 +73,9 @@ pub use notices::{FacilityNotice, IssuedNotice, NewNotice, Notice, NoticeRecipie
 pub use orgs::{NewOrganisation, Organisation};
 pub use sandbox::{
     NewDataset, NewStudy, SandboxDataset, SandboxStudy, SandboxSubmission, SubmissionOutcome,
+};
+pub use shared_directory::{
+    directory_item_id, received_entry_id, received_reference, ReceivedDirectoryEntry,
 };
 pub use signals::{
     CellKey, CellReport, Detection, DetectionOutcome, MonthCount, PlaceReport, Signal, SignalEvent,

@@ -7,6 +7,7 @@
 //! commands are built on these functions; the wire format and the trust model are in
 //! `docs/federation.md`.
 
+pub mod directory;
 pub mod identity;
 pub mod item;
 pub mod jcs;
@@ -14,6 +15,7 @@ pub mod request;
 pub mod sync;
 pub mod warning;
 
+pub use directory::{DirectoryEntryError, SharedDirectoryEntry, DIRECTORY_SCHEMA};
 pub use identity::{
     BaseUrl, CountryCode, IdentityError, KeyId, NodeKeys, NodeName, PeerIdentity, PublicKey,
 };
