@@ -163,8 +163,9 @@ fn facts(l: &Layout, b: &WarningBasis) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Builds the warning from the database's facts and the reviewer's fields.
-fn input_from(
+/// Builds the warning from the database's facts and the reviewer's fields (also used by
+/// `vigilo demo --peers`, so the demo's warning is composed exactly as the desk's).
+pub fn input_from(
     b: &WarningBasis,
     f: &WarningForm,
     reference: &str,

@@ -1418,7 +1418,11 @@ async fn seed(s: &mut TestServer) -> World {
                     payload: if members {
                         federation_warning()
                     } else {
-                        json!({"name": "Alpha Scan"})
+                        vigilo_core::federation::SharedDirectoryEntry::new(
+                            "Alpha Scan",
+                            "Alpha Ltd",
+                        )
+                        .to_payload()
                     },
                 },
             )

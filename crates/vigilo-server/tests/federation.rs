@@ -36,13 +36,11 @@ async fn feed_pages_stop_at_their_byte_limit(backend: Backend) {
     };
     for n in 0..3 {
         let id = format!("de-{n}");
-        publish(
-            &vn,
-            &id,
-            ItemType::DirectoryEntry,
-            Audience::Public,
-            json!({"text": "x".repeat(600)}),
-        )
+        publish(&vn, &id, ItemType::DirectoryEntry, Audience::Public, {
+            let mut e = vigilo_core::federation::SharedDirectoryEntry::new("Padded", "Padding Ltd");
+            e.intended_use = "x".repeat(600);
+            e.to_payload()
+        })
         .await;
     }
     // An item too large for peers is not published.
@@ -200,7 +198,7 @@ async fn feed_serves_each_reader_its_audience_and_records_it(backend: Backend) {
         "de-1",
         ItemType::DirectoryEntry,
         Audience::Public,
-        json!({"name": "LaoScan"}),
+        vigilo_core::federation::SharedDirectoryEntry::new("LaoScan", "LaoScan Ltd").to_payload(),
     )
     .await;
     publish(
@@ -655,7 +653,7 @@ async fn reviewers_see_what_peers_sent(backend: Backend) {
         "de-1",
         1,
         ItemType::DirectoryEntry,
-        json!({"name": "LaoScan"}),
+        vigilo_core::federation::SharedDirectoryEntry::new("LaoScan", "LaoScan Ltd").to_payload(),
     );
     sgn.store
         .apply_feed_page(

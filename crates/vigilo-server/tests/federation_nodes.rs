@@ -248,7 +248,8 @@ async fn three_nodes_exchange_warnings_and_refuse_what_they_must(backend: Backen
         "VN-DIR-000017",
         ItemType::DirectoryEntry,
         Audience::Public,
-        json!({"name": "TrợLý Sức Khỏe"}),
+        vigilo_core::federation::SharedDirectoryEntry::new("TrợLý Sức Khỏe", "Công ty ABC")
+            .to_payload(),
     )
     .await;
     publish(
@@ -551,7 +552,11 @@ async fn three_nodes_exchange_warnings_and_refuse_what_they_must(backend: Backen
             &id,
             ItemType::DirectoryEntry,
             Audience::Public,
-            json!({"n": n}),
+            vigilo_core::federation::SharedDirectoryEntry::new(
+                &format!("Entry {n}"),
+                "Công ty ABC",
+            )
+            .to_payload(),
         )
         .await;
         let s = sync(&sg).await;

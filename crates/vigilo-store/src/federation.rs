@@ -9,11 +9,13 @@
 
 use crate::audit::{append, AuditEntry};
 use crate::error::invalid;
+use crate::monitoring::placeholders;
 use crate::shared_directory::{put_received_entry, remove_received_entry};
 use crate::{format_time, new_id, Store, StoreError};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::AnyConnection;
+use std::collections::HashMap;
 use time::OffsetDateTime;
 use vigilo_core::federation::{
     decide, sign_item, Audience, ItemDraft, ItemId, ItemType, NodeKeys, PeerIdentity,
@@ -42,6 +44,40 @@ fn digest_from_hex(s: &str) -> [u8; 32] {
 
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Rows per multi-row statement (11 values each at most: well below both backends' limits
+/// on bound values).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// What `decide` is given for a stored row of `fed_received`.
+fn stored_of(version: i64, item_type: &str, hidden: i64, digest: &str) -> Stored {
+    let version = u64::try_from(version).unwrap_or(0);
+    let content_digest = digest_from_hex(digest);
+    match (hidden, item_type_of(item_type)) {
+        (0, Some(item_type)) => Stored::Visible {
+            version,
+            item_type,
+            content_digest,
+        },
+        _ => Stored::Hidden {
+            version,
+            content_digest,
+        },
+    }
+}
+
+/// A row of `fed_received` to write.
+struct ReceivedRow {
+    origin: String,
+    item_id: String,
+    country: String,
+    version: i64,
+    item_type: &'static str,
+    hidden: i64,
+    digest: String,
+    wire: String,
+    issued: String,
 }
 
 /// A peer pinned by the admin, with its sync state.
@@ -707,22 +743,32 @@ impl Store {
             return Ok(());
         }
         let now = self.now_text();
+        let backend = self.backend();
         let mut tx = self.pool().begin().await?;
-        for p in items {
-            sqlx::query(
+        // One statement per chunk, not per item: on PostgreSQL each statement is a round
+        // trip, and a feed page holds up to 500 items.
+        for chunk in items.chunks(ROWS_PER_STATEMENT) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", placeholders(backend, 8 * i, 8)))
+                .collect();
+            let sql = sqlf!(
                 "INSERT INTO fed_outbound (id, position, item_type, item_id, version, recipient, recipient_country, sent_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(new_id())
-            .bind(p.position)
-            .bind(&p.item_type)
-            .bind(&p.item_id)
-            .bind(p.version)
-            .bind(recipient)
-            .bind(recipient_country)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
+                 VALUES {}",
+                rows.join(", ")
+            );
+            let mut q = sqlx::query(sql);
+            for p in chunk {
+                q = q
+                    .bind(new_id())
+                    .bind(p.position)
+                    .bind(&p.item_type)
+                    .bind(&p.item_id)
+                    .bind(p.version)
+                    .bind(recipient)
+                    .bind(recipient_country)
+                    .bind(&now);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -815,35 +861,52 @@ impl Store {
             record_refusal_on(&mut tx, &now, "item", Some(peer_id), r).await?;
             out.refused += 1;
         }
+        // What is stored for the page's items, read in one statement per origin (and chunk),
+        // and written back in one statement per chunk: one round trip per item made a
+        // 100,000-item sync take 39 s on PostgreSQL. Decisions are taken in page order
+        // against `known`, which follows the page's own earlier items, so an id that comes
+        // twice in a page is decided as if each were applied in turn.
+        let backend = self.backend();
+        let mut by_origin: HashMap<String, Vec<&str>> = HashMap::new();
+        for (_, v) in items {
+            let item = v.item();
+            by_origin
+                .entry(item.origin.key_id.to_string())
+                .or_default()
+                .push(item.id.as_str());
+        }
+        let mut known: HashMap<(String, String), Stored> = HashMap::new();
+        for (origin, ids) in &by_origin {
+            for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+                let sql = sqlf!(
+                    "SELECT item_id, version, item_type, hidden, content_digest FROM fed_received \
+                     WHERE origin_key_id = {} AND item_id IN ({})",
+                    placeholders(backend, 0, 1),
+                    placeholders(backend, 1, chunk.len())
+                );
+                let mut q =
+                    sqlx::query_as::<_, (String, i64, String, i64, String)>(sql).bind(origin);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                for (id, version, t, hidden, digest) in q.fetch_all(&mut *tx).await? {
+                    known.insert(
+                        (origin.clone(), id),
+                        stored_of(version, &t, hidden, &digest),
+                    );
+                }
+            }
+        }
+        // The rows to write, one per (origin, id): the last decision for it wins.
+        let mut writes: Vec<ReceivedRow> = Vec::new();
+        // Directory entries joining or leaving the register, in page order.
+        let mut register: Vec<RegisterChange> = Vec::new();
+        let mut write_at: HashMap<(String, String), usize> = HashMap::new();
         for (position, v) in items {
             let item = v.item();
             let origin = item.origin.key_id.to_string();
-            let stored_row: Option<(i64, String, i64, String)> = sqlx::query_as(
-                "SELECT version, item_type, hidden, content_digest FROM fed_received \
-                 WHERE origin_key_id = $1 AND item_id = $2",
-            )
-            .bind(&origin)
-            .bind(item.id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            let stored = match &stored_row {
-                None => Stored::Nothing,
-                Some((version, t, hidden, digest)) => {
-                    let version = u64::try_from(*version).unwrap_or(0);
-                    let content_digest = digest_from_hex(digest);
-                    match (hidden, item_type_of(t)) {
-                        (0, Some(item_type)) => Stored::Visible {
-                            version,
-                            item_type,
-                            content_digest,
-                        },
-                        _ => Stored::Hidden {
-                            version,
-                            content_digest,
-                        },
-                    }
-                }
-            };
+            let key = (origin.clone(), item.id.to_string());
+            let stored = known.get(&key).copied().unwrap_or(Stored::Nothing);
             let decision = decide(stored, v);
             // A directory entry joins the register: its payload is read strictly first, and
             // one that could not have come from a directory is refused, not stored.
@@ -874,47 +937,57 @@ impl Store {
                     }
                 }
             }
-            let wire = String::from_utf8_lossy(v.wire()).into_owned();
-            let digest = hex::encode(v.content_digest());
-            let issued = format_time(item.issued_at);
-            let hidden = i64::from(decision == SyncDecision::Hide);
             match decision {
                 SyncDecision::NoOp => out.unchanged += 1,
                 SyncDecision::Insert | SyncDecision::Replace | SyncDecision::Hide => {
-                    sqlx::query(
-                        "INSERT INTO fed_received (origin_key_id, item_id, origin_country, version, item_type, hidden, content_digest, wire, issued_at, peer_id, received_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-                         ON CONFLICT (origin_key_id, item_id) DO UPDATE SET origin_country = excluded.origin_country, \
-                         version = excluded.version, item_type = excluded.item_type, hidden = excluded.hidden, \
-                         content_digest = excluded.content_digest, wire = excluded.wire, issued_at = excluded.issued_at, \
-                         peer_id = excluded.peer_id, received_at = excluded.received_at",
-                    )
-                    .bind(&origin)
-                    .bind(item.id.as_str())
-                    .bind(item.origin.country.to_string())
-                    .bind(to_i64(item.version))
-                    .bind(item.item_type.code())
-                    .bind(hidden)
-                    .bind(&digest)
-                    .bind(&wire)
-                    .bind(&issued)
-                    .bind(peer_id)
-                    .bind(&now)
-                    .execute(&mut *tx)
-                    .await?;
+                    let hidden = decision == SyncDecision::Hide;
                     let country = item.origin.country.to_string();
-                    if let Some(e) = &shared_entry {
-                        put_received_entry(
-                            &mut tx,
-                            &now,
-                            &country,
-                            item.id.as_str(),
-                            issued.get(..10).unwrap_or(&issued),
-                            e,
-                        )
-                        .await?;
-                    } else if decision == SyncDecision::Hide {
-                        remove_received_entry(&mut tx, &now, &country, item.id.as_str()).await?;
+                    let issued = format_time(item.issued_at);
+                    if let Some(e) = shared_entry {
+                        register.push(RegisterChange::Put {
+                            country: country.clone(),
+                            item_id: item.id.to_string(),
+                            issued_on: issued.get(..10).unwrap_or(&issued).to_string(),
+                            entry: Box::new(e),
+                        });
+                    } else if hidden {
+                        register.push(RegisterChange::Remove {
+                            country: country.clone(),
+                            item_id: item.id.to_string(),
+                        });
+                    }
+                    known.insert(
+                        key.clone(),
+                        if hidden {
+                            Stored::Hidden {
+                                version: item.version,
+                                content_digest: *v.content_digest(),
+                            }
+                        } else {
+                            Stored::Visible {
+                                version: item.version,
+                                item_type: item.item_type,
+                                content_digest: *v.content_digest(),
+                            }
+                        },
+                    );
+                    let row = ReceivedRow {
+                        origin,
+                        item_id: item.id.to_string(),
+                        country,
+                        version: to_i64(item.version),
+                        item_type: item.item_type.code(),
+                        hidden: i64::from(hidden),
+                        digest: hex::encode(v.content_digest()),
+                        wire: String::from_utf8_lossy(v.wire()).into_owned(),
+                        issued,
+                    };
+                    match write_at.get(&key) {
+                        Some(&i) => writes[i] = row,
+                        None => {
+                            write_at.insert(key, writes.len());
+                            writes.push(row);
+                        }
                     }
                     match decision {
                         SyncDecision::Insert => out.inserted += 1,
@@ -950,6 +1023,52 @@ impl Store {
                     )
                     .await?;
                     out.refused += 1;
+                }
+            }
+        }
+        for chunk in writes.chunks(ROWS_PER_STATEMENT) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", placeholders(backend, 11 * i, 11)))
+                .collect();
+            let sql = sqlf!(
+                "INSERT INTO fed_received (origin_key_id, item_id, origin_country, version, item_type, hidden, content_digest, wire, issued_at, peer_id, received_at) \
+                 VALUES {} \
+                 ON CONFLICT (origin_key_id, item_id) DO UPDATE SET origin_country = excluded.origin_country, \
+                 version = excluded.version, item_type = excluded.item_type, hidden = excluded.hidden, \
+                 content_digest = excluded.content_digest, wire = excluded.wire, issued_at = excluded.issued_at, \
+                 peer_id = excluded.peer_id, received_at = excluded.received_at",
+                rows.join(", ")
+            );
+            let mut q = sqlx::query(sql);
+            for r in chunk {
+                q = q
+                    .bind(&r.origin)
+                    .bind(&r.item_id)
+                    .bind(&r.country)
+                    .bind(r.version)
+                    .bind(r.item_type)
+                    .bind(r.hidden)
+                    .bind(&r.digest)
+                    .bind(&r.wire)
+                    .bind(&r.issued)
+                    .bind(peer_id)
+                    .bind(&now);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for change in register {
+            match change {
+                RegisterChange::Put {
+                    country,
+                    item_id,
+                    issued_on,
+                    entry,
+                } => {
+                    put_received_entry(&mut tx, &now, &country, &item_id, &issued_on, &entry)
+                        .await?
+                }
+                RegisterChange::Remove { country, item_id } => {
+                    remove_received_entry(&mut tx, &now, &country, &item_id).await?
                 }
             }
         }
@@ -1008,4 +1127,18 @@ impl Store {
         .fetch_all(self.pool())
         .await?)
     }
+}
+
+/// A received directory entry's effect on the register.
+enum RegisterChange {
+    Put {
+        country: String,
+        item_id: String,
+        issued_on: String,
+        entry: Box<SharedDirectoryEntry>,
+    },
+    Remove {
+        country: String,
+        item_id: String,
+    },
 }

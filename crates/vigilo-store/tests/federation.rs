@@ -352,7 +352,7 @@ async fn received_pages_follow_decide_with_the_cursor(db: &TestDb) {
         "de-1",
         1,
         ItemType::DirectoryEntry,
-        json!({}),
+        vigilo_core::federation::SharedDirectoryEntry::new("LaoScan", "LaoScan Ltd").to_payload(),
     ));
     let refusal = ItemRefusal {
         position: Some(3),

@@ -13,10 +13,10 @@ use vigilo_server::ServerConfig;
 use vigilo_store::{NewOrganisation, NewProduct, NewUser, Store};
 
 pub const DEMO_PASSWORD: &str = "vigilo-demo-2026";
-const DEMO_MARK: &str = "demo";
+pub(crate) const DEMO_MARK: &str = "demo";
 
 /// Removes an earlier demo database; refuses anything that is not one.
-async fn prepare(url: &str) -> Result<()> {
+pub(crate) async fn prepare(url: &str) -> Result<()> {
     let Some(path) = vigilo_store::sqlite_file(url) else {
         // On PostgreSQL the demo only goes into a database without Vigilo data.
         let store = Store::connect(url).await?;
@@ -380,6 +380,7 @@ pub async fn run(
     bind: &str,
     pilot: crate::demo_monitoring::PilotOptions,
     seed_only: bool,
+    peers: Option<crate::demo_peers::PeerOptions>,
 ) -> Result<()> {
     prepare(url).await?;
     let store = Store::open(url).await?;
@@ -390,6 +391,9 @@ pub async fn run(
             store.redacted_url()
         ));
         return Ok(());
+    }
+    if let Some(opts) = peers {
+        return crate::demo_peers::run(store, url, bind, accounts, opts).await;
     }
     let db = store.redacted_url().to_string();
     // The demo node is a GRN node too (Vietnam, reached on its bind address), so the

@@ -7,6 +7,7 @@ mod demo_appraisal;
 mod demo_incidents;
 mod demo_monitoring;
 mod demo_navigator;
+mod demo_peers;
 mod import;
 mod peer_cli;
 mod report_cli;
@@ -193,8 +194,17 @@ struct DemoArgs {
     #[arg(long, hide = true)]
     pilot_stations: Option<usize>,
     /// Load the demo data and exit without serving
-    #[arg(long, hide = true)]
+    #[arg(long, hide = true, conflicts_with = "peers")]
     seed_only: bool,
+    /// Also start a second GRN node (Singapore) and show an early warning crossing to it
+    #[arg(long)]
+    peers: bool,
+    /// Address of the second node [default: the next free port]
+    #[arg(long, requires = "peers")]
+    peer_bind: Option<String>,
+    /// The second node's database [default: vigilo-demo-sg.db next to the demo's]
+    #[arg(long, requires = "peers")]
+    peer_database: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -442,7 +452,11 @@ async fn run(cli: Cli) -> Result<()> {
                 reports: !a.pilot_without_reports,
                 stations_per_province: a.pilot_stations,
             };
-            demo::run(&a.url, &a.bind, pilot, a.seed_only).await
+            let peers = a.peers.then(|| demo_peers::PeerOptions {
+                bind: a.peer_bind.clone(),
+                database: a.peer_database.clone(),
+            });
+            demo::run(&a.url, &a.bind, pilot, a.seed_only, peers).await
         }
         Command::Migrate(db) => {
             let store = Store::connect(&db.resolve(&file)).await?;

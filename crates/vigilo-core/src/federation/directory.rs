@@ -63,6 +63,27 @@ pub enum DirectoryEntryError {
 }
 
 impl SharedDirectoryEntry {
+    /// An entry that names only the product and its manufacturer; the rest says "not known"
+    /// in the directory's vocabularies.
+    pub fn new(name: &str, manufacturer: &str) -> SharedDirectoryEntry {
+        SharedDirectoryEntry {
+            schema: DIRECTORY_SCHEMA.into(),
+            name: name.into(),
+            name_en: None,
+            manufacturer: manufacturer.into(),
+            manufacturer_country: String::new(),
+            clinical_area: "other".into(),
+            input_modality: "other".into(),
+            ai_kind: "locked".into(),
+            risk_class: "unclassified".into(),
+            licence_status: "not_licensed".into(),
+            intended_use: String::new(),
+            intended_use_en: String::new(),
+            versions: Vec::new(),
+            page_url: None,
+        }
+    }
+
     /// The payload as JSON for an item.
     pub fn to_payload(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
