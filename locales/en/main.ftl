@@ -918,6 +918,7 @@ grn-entry-withdrawn = The member regulator has withdrawn this entry: it no longe
 grn-entry-risk = Risk class (origin)
 grn-entry-licence = Licence status (origin)
 grn-entry-versions = Versions
+grn-entry-reference = Shared item (version, issued)
 grn-entry-intended-use = Intended use
 grn-entry-help = Shared by the member's Vigilo node and signed with its key, which this node's administrator pinned. The assessment is the member's; a reviewer can cite it as evidence for reliance.
 grn-entry-source-link = See the entry in { $country }'s register

@@ -918,6 +918,7 @@ grn-entry-withdrawn = Cơ quan quản lý thành viên đã rút mục này: m�
 grn-entry-risk = Phân loại rủi ro (nước gốc)
 grn-entry-licence = Tình trạng cấp phép (nước gốc)
 grn-entry-versions = Phiên bản
+grn-entry-reference = Mục được chia sẻ (phiên bản, ngày phát hành)
 grn-entry-intended-use = Mục đích sử dụng
 grn-entry-help = Do nút Vigilo của thành viên chia sẻ và ký bằng khóa mà quản trị viên nút này đã ghim. Kết quả thẩm định là của thành viên đó; chuyên viên có thể trích dẫn làm bằng chứng khi dựa vào thẩm định nước ngoài.
 grn-entry-source-link = Xem mục này trong danh mục của { $country }
