@@ -857,14 +857,16 @@ pub struct ShareSummary {
     pub published: u64,
     pub unchanged: u64,
     pub retracted: u64,
+    /// Entries peers would refuse (e.g. a name over the shared limit): logged, not sent.
+    pub skipped: u64,
 }
 
 impl std::fmt::Display for ShareSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} directory entries: {} published, {} unchanged, {} retracted",
-            self.entries, self.published, self.unchanged, self.retracted
+            "{} directory entries: {} published, {} unchanged, {} retracted, {} skipped",
+            self.entries, self.published, self.unchanged, self.retracted, self.skipped
         )
     }
 }
@@ -889,6 +891,12 @@ pub async fn share_directory(
     for (product_id, entry) in shares {
         summary.entries += 1;
         let id_text = vigilo_store::directory_item_id(&product_id);
+        if let Err(e) = entry.check() {
+            tracing::warn!(product = %product_id, error = %e, "directory entry not shared: peers would refuse it");
+            published.remove(&id_text);
+            summary.skipped += 1;
+            continue;
+        }
         let payload = entry.to_payload();
         match published.remove(&id_text) {
             Some(Some(old)) if old == payload => {

@@ -133,6 +133,12 @@ async fn directory_entries_cross_to_peers_as_foreign_entries(backend: Backend) {
     assert!(html.contains("From a GRN member regulator: VN"), "{html}");
     assert!(html.contains(&format!("{}/directory/{}", vn.base, lao.id)));
     assert!(!html.contains("peer-warnings"));
+    let unknown = TestServer::client()
+        .get(sg.url("/directory/grn-000000000000000000000000"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404, "an id no member shared is not found");
 
     // A warning VN sends about the product reaches SG's staff on that page and on SG's own
     // product of the same name (folded), and nowhere public.

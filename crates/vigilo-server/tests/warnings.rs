@@ -178,14 +178,7 @@ async fn a_confirmed_signal_becomes_a_signed_early_warning(backend: Backend) {
     // The reviewer cannot approve; an admin returns it for a reason, the reviewer
     // composes again, another admin approves.
     let decide = |who: &reqwest::Client, url: &str, action: &str, reason: &str| {
-        let who = who.clone();
-        let url = s.url(&format!("{url}/decide"));
-        let fields = vec![
-            ("csrf", csrf.clone()),
-            ("action", action.to_string()),
-            ("reason", reason.to_string()),
-        ];
-        async move { who.post(url).form(&fields).send().await.unwrap() }
+        decide_as(&s, who, &csrf, url, action, reason)
     };
     assert_eq!(
         decide(&rev, &draft_url, "approve", "").await.status(),
@@ -194,14 +187,7 @@ async fn a_confirmed_signal_becomes_a_signed_early_warning(backend: Backend) {
     let admin1 = s.login("admin1").await;
     let csrf_admin = s.form_csrf(&admin1, "/grn/warnings").await;
     let decide_as_admin1 = |url: &str, action: &str, reason: &str| {
-        let who = admin1.clone();
-        let url = s.url(&format!("{url}/decide"));
-        let fields = vec![
-            ("csrf", csrf_admin.clone()),
-            ("action", action.to_string()),
-            ("reason", reason.to_string()),
-        ];
-        async move { who.post(url).form(&fields).send().await.unwrap() }
+        decide_as(&s, &admin1, &csrf_admin, url, action, reason)
     };
     assert_eq!(
         decide_as_admin1(&draft_url, "return", "").await.status(),
@@ -348,4 +334,22 @@ async fn a_confirmed_signal_becomes_a_signed_early_warning(backend: Backend) {
         StatusCode::FORBIDDEN
     );
     s.stop().await;
+}
+
+/// Posts a decision on a draft as `who`, with the CSRF token given (a wrong one on purpose
+/// in one check).
+fn decide_as(
+    s: &TestServer,
+    who: &reqwest::Client,
+    csrf: &str,
+    url: &str,
+    action: &str,
+    reason: &str,
+) -> impl std::future::Future<Output = reqwest::Response> {
+    let request = who.post(s.url(&format!("{url}/decide"))).form(&[
+        ("csrf", csrf),
+        ("action", action),
+        ("reason", reason),
+    ]);
+    async move { request.send().await.unwrap() }
 }
