@@ -3,6 +3,7 @@
 //! clusters of reports in a province (Poisson scan against the province's share of use).
 //! The methods are `vigilo-stats`'s; the decision rules are here, in pure functions.
 
+use rustc_hash::FxHashMap;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -33,6 +34,8 @@ pub struct DetectOptions {
     pub cluster_alpha: f64,
     /// Fewest reports in a cluster.
     pub cluster_min: u64,
+    /// Threads for the scores (the prior fit and the cells); the results do not depend on it.
+    pub threads: usize,
 }
 
 impl Default for DetectOptions {
@@ -46,6 +49,9 @@ impl Default for DetectOptions {
             cluster_days: 90,
             cluster_alpha: 0.01,
             cluster_min: 3,
+            // A daily job: using every core for its seconds of arithmetic is the quickest way
+            // through, and it runs off the request workers (see `run_signals`).
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -219,6 +225,7 @@ pub fn disproportionality(
             &table,
             &SignalOptions {
                 min_count: opts.min_count,
+                threads: opts.threads,
                 ..SignalOptions::default()
             },
         ) {
@@ -337,16 +344,18 @@ pub fn disproportionality_counts(
     }
     for level in ["product", "version"] {
         let mut keys: Vec<String> = Vec::new();
-        let mut key_index: HashMap<String, u32> = HashMap::new();
+        let mut key_index: FxHashMap<String, u32> = FxHashMap::default();
         // Label, product and version of a key: those of its unit with the latest report,
         // as the row-by-row computation ends with that unit's rows.
         let mut labels: Vec<KeyLabel> = Vec::new();
         let mut n_product: Vec<u64> = Vec::new();
         let mut events: Vec<String> = Vec::new();
-        let mut event_index: HashMap<&str, u32> = HashMap::new();
-        let mut cells: HashMap<(u32, u32), u64> = HashMap::new();
-        let mut members: HashMap<(u32, u32), Vec<CellKey>> = HashMap::new();
-        for g in groups {
+        let mut event_index: FxHashMap<&str, u32> = FxHashMap::default();
+        let mut cells: FxHashMap<(u32, u32), u64> = FxHashMap::default();
+        // The groups counted under each key; a signalling cell's groups are those of its
+        // key that have its code (looked up afterwards, for the few cells that signal).
+        let mut key_groups: Vec<Vec<usize>> = Vec::new();
+        for (gi, g) in groups.iter().enumerate() {
             let Some((key, label, product_id, version_id)) = level_key(g, level, &versions_seen)
             else {
                 continue;
@@ -359,9 +368,11 @@ pub fn disproportionality_counts(
                     keys.push(key);
                     labels.push((String::new(), None, None, None));
                     n_product.push(0);
+                    key_groups.push(Vec::new());
                     k
                 }
             };
+            key_groups[k as usize].push(gi);
             let l = &mut labels[k as usize];
             if l.3.is_none() || Some(g.last_rank) > l.3 {
                 *l = (label, product_id, version_id, Some(g.last_rank));
@@ -378,12 +389,6 @@ pub fn disproportionality_counts(
                     }
                 };
                 *cells.entry((k, e)).or_insert(0) += n;
-                members.entry((k, e)).or_default().push(CellKey {
-                    product_id: g.product_id.clone(),
-                    version_id: g.version_id.clone(),
-                    foreign_reference_id: g.foreign_reference_id.clone(),
-                    code: code.clone(),
-                });
             }
         }
         if cells.is_empty() {
@@ -408,6 +413,7 @@ pub fn disproportionality_counts(
             &table,
             &SignalOptions {
                 min_count: opts.min_count,
+                threads: opts.threads,
                 ..SignalOptions::default()
             },
         ) {
@@ -429,8 +435,22 @@ pub fn disproportionality_counts(
                 .and_then(|k| labels.get(k as usize))
                 .map(|l| (l.0.clone(), l.1.clone(), l.2.clone()))
                 .unwrap_or_else(|| (row.product.clone(), None, None));
-            let cell_keys = match (k, e) {
-                (Some(k), Some(e)) => members.remove(&(k, e)).unwrap_or_default(),
+            let cell_keys: Vec<CellKey> = match (k, e) {
+                (Some(k), Some(_)) => key_groups[k as usize]
+                    .iter()
+                    .map(|&gi| &groups[gi])
+                    .filter(|g| {
+                        g.codes
+                            .binary_search_by(|(c, _)| c.as_str().cmp(row.event.as_str()))
+                            .is_ok()
+                    })
+                    .map(|g| CellKey {
+                        product_id: g.product_id.clone(),
+                        version_id: g.version_id.clone(),
+                        foreign_reference_id: g.foreign_reference_id.clone(),
+                        code: row.event.clone(),
+                    })
+                    .collect(),
                 _ => Vec::new(),
             };
             found.push(CountedSignal {
@@ -696,21 +716,38 @@ pub async fn run_signals(
     opts: &DetectOptions,
 ) -> Result<RunSummary, vigilo_store::StoreError> {
     let started = Instant::now();
-    let mut phases = BTreeMap::new();
-    let mut lap = |name: &str, since: &mut Instant| {
+    let mut phases: BTreeMap<String, f64> = BTreeMap::new();
+    let lap = |phases: &mut BTreeMap<String, f64>, name: &str, since: &mut Instant| {
         phases.insert(name.to_string(), since.elapsed().as_secs_f64());
         *since = Instant::now();
     };
     let mut t = Instant::now();
     let snapshot = store.signal_snapshot().await?;
-    lap("read_s", &mut t);
-    let groups = snapshot.groups()?;
-    lap("count_s", &mut t);
-    let (counted, notes) = disproportionality_counts(&groups, opts);
-    lap("statistics_s", &mut t);
-    let mut detections = signal_reports(&snapshot, counted)?;
-    drop(snapshot);
-    lap("signal_reports_s", &mut t);
+    lap(&mut phases, "read_s", &mut t);
+    // Seconds of counting and arithmetic: on a blocking thread, so that the server's request
+    // workers keep answering while the job runs.
+    let cpu_opts = opts.clone();
+    let (groups, mut detections, notes, cpu_phases) =
+        tokio::task::spawn_blocking(move || -> Result<_, vigilo_store::StoreError> {
+            let mut t = Instant::now();
+            let mut phases = Vec::new();
+            let groups = snapshot.groups()?;
+            phases.push(("count_s", t.elapsed().as_secs_f64()));
+            t = Instant::now();
+            let (counted, notes) = disproportionality_counts(&groups, &cpu_opts);
+            phases.push(("statistics_s", t.elapsed().as_secs_f64()));
+            t = Instant::now();
+            let detections = signal_reports(&snapshot, counted)?;
+            drop(snapshot);
+            phases.push(("signal_reports_s", t.elapsed().as_secs_f64()));
+            Ok((groups, detections, notes, phases))
+        })
+        .await
+        .map_err(|e| vigilo_store::StoreError::Task(format!("signal computation: {e}")))??;
+    for (name, secs) in cpu_phases {
+        phases.insert(name.to_string(), secs);
+    }
+    t = Instant::now();
     let today = store.now().date();
     let mut labels: HashMap<String, String> = groups
         .iter()
@@ -728,7 +765,7 @@ pub async fn run_signals(
     let placed = store.placed_reports(&start).await?;
     let by_province = store.usage_by_province(&start).await?;
     detections.extend(cluster_signals(&placed, &by_province, (&start, &end), opts));
-    lap("rates_clusters_s", &mut t);
+    lap(&mut phases, "rates_clusters_s", &mut t);
     let mut by_method = BTreeMap::new();
     for d in &detections {
         *by_method.entry(d.method.code().to_string()).or_insert(0) += 1;
@@ -740,7 +777,7 @@ pub async fn run_signals(
     let recorded = store
         .record_detections("system:incident-signals", &detections)
         .await?;
-    lap("record_s", &mut t);
+    lap(&mut phases, "record_s", &mut t);
     phases.insert("total_s".into(), started.elapsed().as_secs_f64());
     Ok(RunSummary {
         coded_reports,

@@ -4,6 +4,7 @@
 use crate::audit::{append, AuditEntry};
 use crate::error::invalid;
 use crate::{new_id, Store, StoreError};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -745,9 +746,9 @@ impl SignalSnapshot {
             ids: [Option<&'a str>; 3],
             reports: u64,
             last_rank: u64,
-            codes: HashMap<&'a str, u64>,
+            codes: FxHashMap<&'a str, u64>,
         }
-        let mut index: HashMap<&str, usize> = HashMap::new();
+        let mut index: FxHashMap<&str, usize> = FxHashMap::default();
         let mut units: Vec<Acc<'_>> = Vec::new();
         for (rank, r) in self.reports().enumerate() {
             let r = r?;
@@ -759,7 +760,7 @@ impl SignalSnapshot {
                         ids: [r.product_id, r.version_id, r.foreign_reference_id],
                         reports: 0,
                         last_rank: 0,
-                        codes: HashMap::new(),
+                        codes: FxHashMap::default(),
                     });
                     units.len() - 1
                 }

@@ -8,7 +8,7 @@
 //! the phase times of each run (the first run records every signal; later runs find them
 //! unchanged).
 //!
-//!   signal_bench DATABASE_URL [--reports 1000000] [--products 5000] [--codes 2000] [--runs 3]
+//!   signal_bench DATABASE_URL [--reports 1000000] [--products 5000] [--codes 2000] [--runs 3] [--reuse]
 //!
 //! Products and codes are drawn from Zipf-like distributions (a few frequent, a long tail),
 //! each report with one to three codes, a few product-code pairs boosted so there is
@@ -67,14 +67,19 @@ async fn run() -> Result<(), String> {
         .get(1)
         .filter(|a| !a.starts_with("--"))
         .ok_or(
-            "usage: signal_bench DATABASE_URL [--reports N] [--products N] [--codes N] [--runs N]",
+            "usage: signal_bench DATABASE_URL [--reports N] [--products N] [--codes N] [--runs N] [--reuse]",
         )?
         .clone();
     let n_reports = arg(&args, "--reports", 1_000_000);
     let n_products = arg(&args, "--products", 5000).max(1);
     let n_codes = arg(&args, "--codes", 2000).max(1);
     let runs = arg(&args, "--runs", 3).max(1);
+    // Runs over the reports a previous invocation imported (for profiling the run alone).
+    let reuse = args.iter().any(|a| a == "--reuse");
     let store = Store::open(&url).await.map_err(|e| e.to_string())?;
+    if reuse {
+        return time_runs(&store, &url, runs, serde_json::json!({"reused": true})).await;
+    }
     let refs: Vec<ReferenceRecord> = (0..n_products)
         .map(|i| ReferenceRecord {
             reference: format!("K{:06}", 100_000 + i),
@@ -130,6 +135,22 @@ async fn run() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let import_s = started.elapsed().as_secs_f64();
     drop(reports);
+    let setup = serde_json::json!({
+        "reports": n_reports, "pairs": pairs, "products": n_products, "codes": n_codes,
+        "imported": imported.created, "linked": imported.linked,
+        "import_s": import_s, "import_reports_per_s": n_reports as f64 / import_s,
+    });
+    time_runs(&store, &url, runs, setup).await
+}
+
+/// Times `runs` full signal runs and prints one JSON line: `setup`, the database kind, the
+/// run times and their median, each run's phases and what it recorded.
+async fn time_runs(
+    store: &Store,
+    url: &str,
+    runs: usize,
+    setup: serde_json::Value,
+) -> Result<(), String> {
     let opts = vigilo_server::incident_signals::DetectOptions::default();
     let mut times = Vec::new();
     let mut summary = String::new();
@@ -137,7 +158,7 @@ async fn run() -> Result<(), String> {
     let mut outcomes: Vec<serde_json::Value> = Vec::new();
     for _ in 0..runs {
         let t = Instant::now();
-        let s = vigilo_server::incident_signals::run_signals(&store, &opts)
+        let s = vigilo_server::incident_signals::run_signals(store, &opts)
             .await
             .map_err(|e| e.to_string())?;
         times.push(t.elapsed().as_secs_f64());
@@ -149,17 +170,15 @@ async fn run() -> Result<(), String> {
     let mut order: Vec<usize> = (0..times.len()).collect();
     order.sort_by(|&a, &b| times[a].total_cmp(&times[b]));
     let mid = order[order.len() / 2];
-    println!(
-        "{}",
-        serde_json::json!({
-            "database": url.split(':').next(),
-            "reports": n_reports, "pairs": pairs, "products": n_products, "codes": n_codes,
-            "imported": imported.created, "linked": imported.linked,
-            "import_s": import_s, "import_reports_per_s": n_reports as f64 / import_s,
-            "run_s_median": median(times.clone()), "run_s": times,
-            "phases_median_run": phases[mid], "phases": phases, "recorded": outcomes,
-            "summary": summary,
-        })
-    );
+    let mut line = serde_json::json!({
+        "database": url.split(':').next(),
+        "run_s_median": median(times.clone()), "run_s": times,
+        "phases_median_run": phases[mid], "phases": phases, "recorded": outcomes,
+        "summary": summary,
+    });
+    if let (Some(line), Some(setup)) = (line.as_object_mut(), setup.as_object()) {
+        line.extend(setup.clone());
+    }
+    println!("{line}");
     Ok(())
 }
