@@ -6,6 +6,7 @@
 pub mod admin_units;
 pub mod appraisal;
 pub mod audit;
+pub mod blueprints;
 pub mod checklist;
 pub mod classification;
 pub mod clock;

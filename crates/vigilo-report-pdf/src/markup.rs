@@ -75,6 +75,9 @@ fn content_of_runs(runs: &[Inline]) -> String {
             InlineStyle::Italic => {
                 let _ = write!(out, "#emph({literal})");
             }
+            InlineStyle::Field => {
+                let _ = write!(out, "#highlight(fill: rgb(\"#fff1a8\"), {literal})");
+            }
         }
     }
     out.push(']');
@@ -185,8 +188,12 @@ fn push_block(out: &mut String, block: &Block, figures: &mut Vec<(String, String
         }
         Block::KeyValue(pairs) => push_key_values(out, pairs),
         Block::Table(table) => push_table(out, table),
-        Block::List(items) => {
-            out.push_str("#list(");
+        Block::List(items) | Block::NumberedList(items) => {
+            out.push_str(if matches!(block, Block::List(_)) {
+                "#list("
+            } else {
+                "#enum("
+            });
             for item in items {
                 out.push_str(&content_of_runs(item));
                 out.push_str(", ");

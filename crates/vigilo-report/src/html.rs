@@ -93,14 +93,19 @@ fn push_block(out: &mut String, block: &Block) {
             out.push_str("</tbody>\n</table>\n");
         }
         Block::Table(table) => push_table(out, table),
-        Block::List(items) => {
-            out.push_str("<ul>\n");
+        Block::List(items) | Block::NumberedList(items) => {
+            let tag = if matches!(block, Block::List(_)) {
+                "ul"
+            } else {
+                "ol"
+            };
+            let _ = writeln!(out, "<{tag}>");
             for item in items {
                 out.push_str("<li>");
                 push_inlines(out, item);
                 out.push_str("</li>\n");
             }
-            out.push_str("</ul>\n");
+            let _ = writeln!(out, "</{tag}>");
         }
         Block::Figure(figure) => {
             out.push_str("<figure>\n");
@@ -134,6 +139,7 @@ fn push_inlines(out: &mut String, runs: &[Inline]) {
             InlineStyle::Plain => ("", ""),
             InlineStyle::Bold => ("<strong>", "</strong>"),
             InlineStyle::Italic => ("<em>", "</em>"),
+            InlineStyle::Field => ("<mark class=\"fill\">", "</mark>"),
         };
         out.push_str(open);
         push_escaped(out, &run.text);

@@ -1,10 +1,11 @@
 //! Report models for Vigilo and their light renderers: an HTML fragment, CSV for data
-//! tables, an XLSX workbook for the whole document, and SVG charts. No I/O, no clock, no
-//! HTTP: the server translates labels, formats dates and embeds the output;
+//! tables, an XLSX workbook and a DOCX document for the whole document, and SVG charts. No
+//! I/O, no clock, no HTTP: the server translates labels, formats dates and embeds the output;
 //! `vigilo-report-pdf` renders the same [`Document`] to PDF.
 
 mod chart;
 mod csv_export;
+mod docx;
 mod html;
 mod model;
 mod number;
@@ -15,6 +16,7 @@ pub use chart::{
     CalibrationLabels, ChartText, Estimate, KpiLabels, KpiSeries, RocLabels, Svg,
 };
 pub use csv_export::{to_csv, CsvError};
+pub use docx::{to_docx, DocxError};
 pub use html::{escape_html, to_html};
 pub use model::{
     Align, Block, Column, DataTable, Document, Figure, Inline, InlineStyle, Lang, Letterhead,

@@ -67,6 +67,9 @@ pub enum Block {
     KeyValue(Vec<(String, String)>),
     Table(DataTable),
     List(Vec<Vec<Inline>>),
+    /// Items numbered 1, 2, 3... (clauses of a regulation, steps of a procedure); each list
+    /// starts again at 1.
+    NumberedList(Vec<Vec<Inline>>),
     Figure(Figure),
     Note {
         kind: NoteKind,
@@ -110,6 +113,9 @@ pub enum InlineStyle {
     Plain,
     Bold,
     Italic,
+    /// A fill-in field of a template (`[Facility name]`): shown highlighted so whoever
+    /// adapts the document sees what to replace.
+    Field,
 }
 
 impl Inline {
@@ -129,6 +135,12 @@ impl Inline {
         Inline {
             text: text.into(),
             style: InlineStyle::Italic,
+        }
+    }
+    pub fn field(text: impl Into<String>) -> Self {
+        Inline {
+            text: text.into(),
+            style: InlineStyle::Field,
         }
     }
 }

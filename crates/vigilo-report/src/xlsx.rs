@@ -176,6 +176,8 @@ impl Styles {
             InlineStyle::Plain => &self.plain,
             InlineStyle::Bold => &self.bold,
             InlineStyle::Italic => &self.italic,
+            // Cells have no highlight in a rich string; the brackets show the field.
+            InlineStyle::Field => &self.plain,
         }
     }
 }
@@ -255,6 +257,12 @@ fn write_summary(
             Block::List(items) => {
                 for item in items {
                     write_inlines(sheet, next(&mut row), &[Inline::plain("• ")], item, styles)?;
+                }
+            }
+            Block::NumberedList(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let number = [Inline::plain(format!("{}. ", i + 1))];
+                    write_inlines(sheet, next(&mut row), &number, item, styles)?;
                 }
             }
             Block::Note { kind, content } => {

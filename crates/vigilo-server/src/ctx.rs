@@ -284,7 +284,13 @@ pub async fn context_layer(
             );
         }
     }
-    if let Some(l) = query_lang {
+    // On a download, `?lang=` chose the file's language, not the interface's: a Vietnamese
+    // user fetching the English version of a document keeps Vietnamese pages.
+    let download = resp
+        .headers()
+        .get(header::CONTENT_DISPOSITION)
+        .is_some_and(|v| v.as_bytes().starts_with(b"attachment"));
+    if let Some(l) = query_lang.filter(|_| !download) {
         if let Ok(v) = HeaderValue::from_str(&set_cookie(
             LANG_COOKIE,
             l.code(),

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod appraisal;
+pub mod blueprints;
 pub mod ctx;
 pub mod directory;
 pub mod error;

@@ -5,9 +5,9 @@
 use crate::ctx::{access_layer, access_log, context_layer, security_headers, Ctx};
 use crate::error::{AppError, ErrorCode};
 use crate::{
-    api, appraisal, directory, federation, federation_warnings, fhir_incidents, impact, incidents,
-    monitoring, monitoring_alerts, monitoring_report, navigator, notices, orgs, pages, products,
-    sandbox, signals, AppState,
+    api, appraisal, blueprints, directory, federation, federation_warnings, fhir_incidents, impact,
+    incidents, monitoring, monitoring_alerts, monitoring_report, navigator, notices, orgs, pages,
+    products, sandbox, signals, AppState,
 };
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
@@ -456,6 +456,19 @@ pub fn route_table() -> Vec<RouteSpec> {
         ),
         // Navigator
         spec(M::GET, "/navigator", Public, get(navigator::home_page)),
+        spec(
+            M::GET,
+            "/navigator/blueprints",
+            Public,
+            get(blueprints::list_page),
+        ),
+        // `{file}` is a blueprint id (its page) or the id with `.pdf` or `.docx`.
+        spec(
+            M::GET,
+            "/navigator/blueprints/{file}",
+            Public,
+            get(blueprints::blueprint_file),
+        ),
         spec(
             M::POST,
             "/navigator/assessment",

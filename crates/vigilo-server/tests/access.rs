@@ -123,6 +123,8 @@ enum Kind {
     Username,
     AdminUnit,
     Period,
+    /// A Navigator blueprint's file name (its page, or `.pdf`/`.docx`): public content.
+    BlueprintFile,
 }
 
 /// The kind of object a path parameter names, from its name and the path it is in. A route
@@ -163,6 +165,7 @@ fn kind_of(path: &str, param: &str) -> Kind {
         "username" if starts("/admin/users/") => Kind::Username,
         "code" if starts("/provinces/") || starts("/api/v1/admin-units/") => Kind::AdminUnit,
         "period" if starts("/reports/") => Kind::Period,
+        "file" if starts("/navigator/blueprints/") => Kind::BlueprintFile,
         _ => panic!(
             "the access matrix does not know parameter {{{param}}} of {path}: \
              map it to an object in kind_of (tests/access.rs)"
@@ -358,6 +361,7 @@ impl World {
             Kind::Username => vec![obj("-", "m-victim", &[])],
             Kind::AdminUnit => vec![obj("-", "01", &[])],
             Kind::Period => vec![obj("-", "2025", &[])],
+            Kind::BlueprintFile => vec![obj("-", "blueprint-patient-info.docx", &[])],
         }
     }
 }

@@ -2,10 +2,16 @@
 //! self-assessment in the form (drafts, refused saves that keep what was typed, a stale form),
 //! submits through the API, records training; staff see the readiness map and its CSV; the
 //! administrator's minimum level holds back a high-risk deployment until the station is ready.
+//! Anyone reads the blueprints and downloads them as PDF and DOCX in either language.
 #![allow(clippy::unwrap_used)]
 
+use std::io::{Cursor, Read};
+
+use quick_xml::events::Event;
+use quick_xml::Reader;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use vigilo_core::blueprints::builtin_blueprint_documents;
 use vigilo_core::checklist::Catalog;
 use vigilo_core::navigator::READINESS_FRAMEWORK;
 use vigilo_core::Role;
@@ -101,6 +107,11 @@ async fn a_station_assesses_its_readiness_in_the_form_and_the_api(backend: Backe
         .await
         .unwrap();
     assert!(page.contains("Quyết định số 12"));
+    // Each gap links to its blueprint's page.
+    assert!(
+        page.contains("href=\"/navigator/blueprints/blueprint-"),
+        "gaps link to the blueprints"
+    );
     // Out of range: refused, and what was typed comes back in the form.
     let r = c
         .post(s.url(&path))
@@ -421,4 +432,175 @@ async fn training_the_map_and_the_readiness_gate(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     s.stop().await;
+}
+
+/// The text of a DOCX file's `word/document.xml`, paragraph by paragraph (runs joined),
+/// parsed strictly.
+fn docx_paragraphs(bytes: &[u8]) -> Vec<String> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+    let mut xml = String::new();
+    archive
+        .by_name("word/document.xml")
+        .unwrap()
+        .read_to_string(&mut xml)
+        .unwrap();
+    let mut reader = Reader::from_str(&xml);
+    reader.config_mut().check_end_names = true;
+    let (mut out, mut current, mut in_text) = (Vec::new(), String::new(), false);
+    loop {
+        match reader.read_event().unwrap() {
+            Event::Start(e) if e.name().as_ref() == b"w:t" => in_text = true,
+            Event::End(e) if e.name().as_ref() == b"w:t" => in_text = false,
+            Event::End(e) if e.name().as_ref() == b"w:p" => out.push(std::mem::take(&mut current)),
+            Event::Text(t) if in_text => current.push_str(&t.decode().unwrap()),
+            Event::GeneralRef(r) if in_text => {
+                current.push_str(match r.decode().unwrap().as_ref() {
+                    "amp" => "&",
+                    "lt" => "<",
+                    "gt" => ">",
+                    "quot" => "\"",
+                    "apos" => "'",
+                    other => panic!("entity {other}"),
+                })
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    out
+}
+
+fn pdf_text(bytes: &[u8], name: &str) -> String {
+    let path = std::env::temp_dir().join(format!("vigilo-nav-{}-{name}", std::process::id()));
+    std::fs::write(&path, bytes).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (Debian's poppler-utils)");
+    let _ = std::fs::remove_file(&path);
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blueprints_are_read_and_downloaded_in_both_languages() {
+    let Some(s) = start(Backend::Sqlite).await else {
+        return;
+    };
+    let c = TestServer::client();
+    let docs = builtin_blueprint_documents().unwrap();
+    // The list, public, in the page language, with every download in both languages.
+    let r = c
+        .get(s.url("/navigator/blueprints"))
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let list = r.text().await.unwrap();
+    assert!(list.contains("AI governance policy"), "{list}");
+    for d in &docs {
+        for lang in ["vi", "en"] {
+            for ext in ["pdf", "docx"] {
+                let href = format!("/navigator/blueprints/{}.{ext}?lang={lang}", d.id);
+                assert!(list.contains(&href), "{href} missing");
+            }
+        }
+    }
+    let vi_list = c
+        .get(s.url("/navigator/blueprints?lang=vi"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(vi_list.contains("Quy chế quản trị AI của đơn vị"));
+
+    for d in &docs {
+        // The page: the whole document, light.
+        let page = c
+            .get(s.url(&format!("/navigator/blueprints/{}?lang=vi", d.id)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let page = page.text().await.unwrap();
+        assert!(page.len() < 100_000, "{}: {} bytes", d.id, page.len());
+        let heading = d.sections[0].heading.vi.as_str();
+        assert!(page.contains(heading), "{}: {heading}", d.id);
+        assert!(
+            page.contains("<mark class=\"fill\">"),
+            "{}: fill-in fields",
+            d.id
+        );
+
+        for (lang, text) in [
+            ("vi", &d.sections[1].heading.vi),
+            ("en", &d.sections[1].heading.en),
+        ] {
+            // DOCX: type, file name with id and language, the text back from document.xml.
+            let r = c
+                .get(s.url(&format!("/navigator/blueprints/{}.docx?lang={lang}", d.id)))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            assert_eq!(
+                r.headers()["content-type"],
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            );
+            assert_eq!(
+                r.headers()["content-disposition"],
+                format!("attachment; filename=\"{}-{lang}.docx\"", d.id).as_str()
+            );
+            // The document's language does not become the interface's.
+            assert!(r
+                .headers()
+                .get("set-cookie")
+                .is_none_or(|v| !v.to_str().unwrap().contains("vigilo_lang")));
+            let paragraphs = docx_paragraphs(&r.bytes().await.unwrap());
+            assert!(
+                paragraphs.iter().any(|p| p == text),
+                "{}: {text} not in the DOCX",
+                d.id
+            );
+            // PDF: typeset, and the text (diacritics included) extracts again.
+            let r = c
+                .get(s.url(&format!("/navigator/blueprints/{}.pdf?lang={lang}", d.id)))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            assert_eq!(r.headers()["content-type"], "application/pdf");
+            assert_eq!(
+                r.headers()["content-disposition"],
+                format!("attachment; filename=\"{}-{lang}.pdf\"", d.id).as_str()
+            );
+            let pdf = r.bytes().await.unwrap();
+            assert!(pdf.starts_with(b"%PDF-"));
+            let extracted = pdf_text(&pdf, &format!("{}-{lang}.pdf", d.id));
+            let squash = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(
+                squash(&extracted).contains(&squash(text)),
+                "{}: {text} not in the {lang} PDF",
+                d.id
+            );
+        }
+    }
+    // Unknown blueprints and formats are 404 problems.
+    for path in [
+        "/navigator/blueprints/blueprint-nope",
+        "/navigator/blueprints/blueprint-nope.pdf",
+        "/navigator/blueprints/blueprint-patient-info.odt",
+    ] {
+        let r = c.get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/problem+json"));
+    }
 }
