@@ -77,6 +77,10 @@ struct FormPage {
 struct ViewPage {
     l: Layout,
     d: WarningDraft,
+    /// Who composed it and when, as a reader says it ("reviewer, 2026-12-07 15:01").
+    composed: String,
+    /// Who decided and when, likewise.
+    decided: Option<String>,
     state: String,
     payload: String,
     audience: String,
@@ -91,7 +95,25 @@ struct ViewPage {
 #[template(path = "warnings.html")]
 struct ListPage {
     l: Layout,
-    rows: Vec<(WarningDraft, String)>,
+    rows: Vec<WarningRow>,
+}
+
+struct WarningRow {
+    id: String,
+    reference: String,
+    state: String,
+    composed_by: String,
+    updated: String,
+}
+
+/// An account as the audit names it ("user:reviewer"), as a page shows it ("reviewer").
+fn account(actor: &str) -> &str {
+    actor.strip_prefix("user:").unwrap_or(actor)
+}
+
+/// A stored time ("2026-12-07T15:01:02.123Z") to the minute, as pages show times.
+fn minute(t: &str) -> String {
+    t.get(..16).unwrap_or(t).replace('T', " ")
 }
 
 fn state_label(l: &Layout, state: &str) -> String {
@@ -415,6 +437,14 @@ async fn view(state: &AppState, ctx: &Ctx, id: &str, errors: Vec<String>) -> App
     };
     render_page(
         &ViewPage {
+            composed: format!("{}, {}", account(&d.composed_by), minute(&d.composed_at)),
+            decided: d
+                .decided_by
+                .as_deref()
+                .map(|by| match d.decided_at.as_deref() {
+                    Some(at) => format!("{}, {}", account(by), minute(at)),
+                    None => account(by).to_string(),
+                }),
             state: state_label(&l, &d.state),
             can_approve: admin && d.state == "awaiting_approval",
             can_withdraw: (admin || own_draft)
@@ -454,9 +484,12 @@ pub async fn list(
     let l = Layout::new(&state, &ctx);
     let rows = drafts
         .into_iter()
-        .map(|d| {
-            let s = state_label(&l, &d.state);
-            (d, s)
+        .map(|d| WarningRow {
+            state: state_label(&l, &d.state),
+            composed_by: account(&d.composed_by).to_string(),
+            updated: minute(&d.updated_at),
+            id: d.id,
+            reference: d.reference,
         })
         .collect();
     render_page(&ListPage { l, rows }, &ctx, StatusCode::OK)

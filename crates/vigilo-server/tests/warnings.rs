@@ -168,6 +168,17 @@ async fn a_confirmed_signal_becomes_a_signed_early_warning(backend: Backend) {
         .await
         .unwrap();
     assert!(preview.contains("warning-payload") && preview.contains("AI02"));
+    // Who composed it and when, as a reader says it: the account and the minute.
+    let composed = preview
+        .split("</th><td>")
+        .find(|cell| cell.starts_with("rev, "))
+        .unwrap_or_else(|| panic!("no 'rev, <time>' cell: {preview}"));
+    let when = &composed["rev, ".len()..composed.find("</td>").unwrap()];
+    assert_eq!(when.len(), "2026-12-07 15:01".len(), "{when}");
+    assert!(
+        !when.contains('T') && !preview.contains("user:rev"),
+        "{when}"
+    );
     assert!(
         preview.contains("VN-EW-"),
         "a reference from this node's country"
