@@ -196,6 +196,63 @@ pub(crate) async fn next_counter(conn: &mut AnyConnection, name: &str) -> Result
     Ok(1)
 }
 
+/// A counter held through a batch in one transaction, as [`AuditCursor`](crate::audit::AuditCursor)
+/// holds the audit head: locked and read once, advanced in memory, written back once. The
+/// numbers handed out are those [`next_counter`] would give one call at a time.
+pub(crate) struct CounterCursor {
+    name: String,
+    value: i64,
+    stored: bool,
+    moved: bool,
+}
+
+impl CounterCursor {
+    pub(crate) async fn lock(conn: &mut AnyConnection, name: &str) -> Result<Self, StoreError> {
+        let row: Option<(i64,)> =
+            sqlx::query_as("UPDATE counters SET value = value WHERE name = $1 RETURNING value")
+                .bind(name)
+                .fetch_optional(&mut *conn)
+                .await?;
+        Ok(CounterCursor {
+            name: name.to_string(),
+            value: row.map_or(0, |r| r.0),
+            stored: row.is_some(),
+            moved: false,
+        })
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The next number, not yet taken: [`CounterCursor::take`] it once it is used.
+    pub(crate) fn peek(&self) -> i64 {
+        self.value + 1
+    }
+
+    pub(crate) fn take(&mut self) {
+        self.value += 1;
+        self.moved = true;
+    }
+
+    pub(crate) async fn finish(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+        if !self.moved {
+            return Ok(());
+        }
+        let sql = if self.stored {
+            "UPDATE counters SET value = $2 WHERE name = $1"
+        } else {
+            "INSERT INTO counters (name, value) VALUES ($1, $2)"
+        };
+        sqlx::query(sql)
+            .bind(&self.name)
+            .bind(self.value)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+}
+
 impl Store {
     // ---- applications ----
 

@@ -124,6 +124,83 @@ pub(crate) async fn append(
     Ok(seq)
 }
 
+/// The audit chain's head held through a batch of appends in one transaction: locked and
+/// read once, advanced in memory as rows are inserted, written back once by
+/// [`AuditCursor::finish`]. The rows are exactly those [`append`] would write one by one.
+pub(crate) struct AuditCursor {
+    seq: i64,
+    last_hash: String,
+    moved: bool,
+}
+
+impl AuditCursor {
+    /// Takes the head row's lock (as [`append`] does) and reads it.
+    pub(crate) async fn lock(conn: &mut AnyConnection) -> Result<AuditCursor, StoreError> {
+        let (seq, last_hash): (i64, String) =
+            sqlx::query_as("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, last_hash")
+                .fetch_one(&mut *conn)
+                .await?;
+        Ok(AuditCursor {
+            seq,
+            last_hash,
+            moved: false,
+        })
+    }
+
+    /// Inserts the next row; the head moves only when the insert succeeded.
+    pub(crate) async fn append(
+        &mut self,
+        conn: &mut AnyConnection,
+        at: &str,
+        entry: &AuditEntry,
+    ) -> Result<i64, StoreError> {
+        let seq = self.seq + 1;
+        let content = AuditContent {
+            seq,
+            at: at.to_string(),
+            actor: entry.actor.clone(),
+            action: entry.action.clone(),
+            object_type: entry.object_type.clone(),
+            object_id: entry.object_id.clone(),
+            before: entry.before.as_ref().map(|v| v.to_string()),
+            after: entry.after.as_ref().map(|v| v.to_string()),
+        };
+        let hash = content.chain_hash(&self.last_hash);
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, actor, action, object_type, object_id, before_json, after_json, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(seq)
+        .bind(&content.at)
+        .bind(&content.actor)
+        .bind(&content.action)
+        .bind(&content.object_type)
+        .bind(&content.object_id)
+        .bind(&content.before)
+        .bind(&content.after)
+        .bind(&self.last_hash)
+        .bind(&hash)
+        .execute(&mut *conn)
+        .await?;
+        self.seq = seq;
+        self.last_hash = hash;
+        self.moved = true;
+        Ok(seq)
+    }
+
+    /// Writes the head back (inside the same transaction).
+    pub(crate) async fn finish(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+        if self.moved {
+            sqlx::query("UPDATE audit_head SET seq = $1, last_hash = $2 WHERE id = 1")
+                .bind(self.seq)
+                .bind(&self.last_hash)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
 impl Store {
     /// Records an event that changes nothing else (a login, an export).
     pub async fn record_audit(&self, entry: AuditEntry) -> Result<i64, StoreError> {

@@ -9,11 +9,16 @@
 //! Nothing waits on purpose: a lone report is written at once, and under load the batch
 //! is whatever arrived while the previous commit ran, so the fsync is shared.
 //!
-//! A report whose own statements fail (a resent offline draft racing its twin) rolls back
-//! to its savepoint and gets its own error; the others still commit. If the writer task is
+//! A batch is first written at once, with the receipt counter and the audit chain's head
+//! read and written once per batch (three inserts per report instead of eight statements).
+//! If anything in it fails, that attempt rolls back whole and the batch is written again
+//! with one savepoint per report: a report whose own statements fail (a resent offline
+//! draft racing its twin) rolls back to its savepoint and gets its own error; the others
+//! still commit. If the writer task is
 //! gone (its runtime stopped), the caller writes alone in its own transaction.
 
-use crate::incidents::{write_new_incident, Incident};
+use crate::audit::AuditCursor;
+use crate::incidents::{write_new_incident, write_new_incident_held, Incident};
 use crate::{Backend, StoreError};
 use sqlx::{Acquire, AnyPool};
 use std::sync::{Arc, OnceLock};
@@ -91,7 +96,47 @@ async fn run_writer(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<Pend
     }
 }
 
+/// Writes every report of the batch in one transaction with the receipt counter and the
+/// audit head held for the whole batch: three inserts per report. Any failure rolls the
+/// whole batch back (`Err`), and [`write_batch`] takes the careful path.
+async fn write_batch_at_once(
+    pool: &AnyPool,
+    backend: Backend,
+    batch: &mut [PendingIncident],
+) -> Result<(), StoreError> {
+    let mut tx = crate::begin_write_on(pool, backend).await?;
+    let mut audit = AuditCursor::lock(&mut tx).await?;
+    let mut counters = Vec::new();
+    for p in batch.iter_mut() {
+        write_new_incident_held(
+            &mut tx,
+            &mut p.incident,
+            p.client_key.as_deref(),
+            p.user_id.as_deref(),
+            &mut counters,
+            &mut audit,
+        )
+        .await?;
+    }
+    for c in counters {
+        c.finish(&mut tx).await?;
+    }
+    audit.finish(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 async fn write_batch(pool: &AnyPool, backend: Backend, batch: &mut Vec<PendingIncident>) {
+    // Nearly always every report is good: write them all at once. When one is not (a resent
+    // draft racing its twin), or the database failed, nothing of that attempt is stored,
+    // and the batch is written again one savepoint per report, so that the bad report gets
+    // its own error and the others still commit.
+    if batch.len() > 1 && write_batch_at_once(pool, backend, batch).await.is_ok() {
+        for p in batch.drain(..) {
+            let _ = p.reply.send(Ok(p.incident));
+        }
+        return;
+    }
     let mut results: Vec<Result<(), StoreError>> = Vec::with_capacity(batch.len());
     let outcome = async {
         let mut tx = crate::begin_write_on(pool, backend).await?;
