@@ -1,8 +1,9 @@
 // Browser walk through the Navigator and the GRN federation pages on the demo server: a
 // station continues its readiness draft, saves an answer and sees its levels and gaps with
-// blueprints; the administrator reads the readiness map and its CSV, sees this node's
-// identity line, and is told clearly when a peer line is wrong; a reviewer opens "From GRN
-// peers". Run like smoke.test.mjs (VIGILO_BASE_URL, VIGILO_CHROMIUM).
+// blueprints, opens one and downloads it as PDF and DOCX; the administrator reads the
+// readiness map and its CSV, sees this node's identity line, and is told clearly when a peer
+// line is wrong; a reviewer opens "From GRN peers". Run like smoke.test.mjs
+// (VIGILO_BASE_URL, VIGILO_CHROMIUM).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BASE, RESULTS, TEST_TIMEOUT, useBrowser, newPage, goto, submit, login, text } from './helpers.mjs';
@@ -26,6 +27,22 @@ test('a station continues its readiness draft and sees levels, gaps and blueprin
   assert.ok(await page.isVisible('#domains'));
   assert.ok((await page.locator('#domains tbody tr').count()) >= 8, 'a level for each of the eight domains');
   await page.screenshot({ path: RESULTS + 'navigator-assessment-vi.png', fullPage: true });
+
+  // A gap's blueprint: its page, then the two downloads in the page's language.
+  const gapLink = page.locator('a[href^="/navigator/blueprints/blueprint-"]').first();
+  assert.ok(await gapLink.count() > 0, 'the gaps link their blueprints');
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), gapLink.click()]);
+  assert.ok((await page.textContent('h1')).length > 0);
+  for (const [id, type, magic] of [['#blueprint-pdf', /application\/pdf/, '%PDF'], ['#blueprint-docx', /wordprocessingml/, 'PK']]) {
+    const href = await page.getAttribute(id, 'href');
+    assert.match(href, /\?lang=vi$/, 'the file follows the page language');
+    const file = await page.request.get(BASE + href);
+    assert.equal(file.status(), 200);
+    assert.match(file.headers()['content-type'], type);
+    assert.match(file.headers()['content-disposition'], /^attachment; filename="blueprint-[a-z-]+-vi\.(pdf|docx)"$/);
+    assert.equal((await file.body()).subarray(0, magic.length).toString('latin1'), magic);
+  }
+  await page.screenshot({ path: RESULTS + 'navigator-blueprint-vi.png', fullPage: true });
 });
 
 test('the administrator reads the readiness map, its CSV and this node\'s identity', { timeout: TEST_TIMEOUT }, async (t) => {
