@@ -57,9 +57,10 @@ fn may_see(ctx: &Ctx, a: &ReadinessAssessment) -> bool {
     ctx.is_staff() || own_org(ctx) == Some(a.org_id.as_str())
 }
 
-/// Staff of another organisation may read but not answer for a unit.
+/// A unit's own accounts answer for it, and the regulator's staff may act for any unit
+/// (docs/navigator.md, "Assessments").
 fn may_answer(ctx: &Ctx, a: &ReadinessAssessment) -> bool {
-    own_org(ctx) == Some(a.org_id.as_str()) || ctx.role() == Role::Admin || ctx.is_staff()
+    own_org(ctx) == Some(a.org_id.as_str()) || ctx.is_staff()
 }
 
 async fn load(state: &AppState, ctx: &Ctx, id: &str) -> AppResult<ReadinessAssessment> {
