@@ -90,6 +90,22 @@ pub(crate) async fn append(
         sqlx::query_as("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash")
             .fetch_one(&mut *conn)
             .await?;
+    let hash = insert_row(conn, seq, &prev_hash, at, entry).await?;
+    sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1")
+        .bind(&hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(seq)
+}
+
+/// Inserts row `seq` chained to `prev_hash`; returns its hash.
+async fn insert_row(
+    conn: &mut AnyConnection,
+    seq: i64,
+    prev_hash: &str,
+    at: &str,
+    entry: &AuditEntry,
+) -> Result<String, StoreError> {
     let content = AuditContent {
         seq,
         at: at.to_string(),
@@ -100,7 +116,7 @@ pub(crate) async fn append(
         before: entry.before.as_ref().map(|v| v.to_string()),
         after: entry.after.as_ref().map(|v| v.to_string()),
     };
-    let hash = content.chain_hash(&prev_hash);
+    let hash = content.chain_hash(prev_hash);
     sqlx::query(
         "INSERT INTO audit_log (seq, at, actor, action, object_type, object_id, before_json, after_json, prev_hash, hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -113,15 +129,11 @@ pub(crate) async fn append(
     .bind(&content.object_id)
     .bind(&content.before)
     .bind(&content.after)
-    .bind(&prev_hash)
+    .bind(prev_hash)
     .bind(&hash)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1")
-        .bind(&hash)
-        .execute(&mut *conn)
-        .await?;
-    Ok(seq)
+    Ok(hash)
 }
 
 /// The audit chain's head held through a batch of appends in one transaction: locked and
@@ -155,33 +167,7 @@ impl AuditCursor {
         entry: &AuditEntry,
     ) -> Result<i64, StoreError> {
         let seq = self.seq + 1;
-        let content = AuditContent {
-            seq,
-            at: at.to_string(),
-            actor: entry.actor.clone(),
-            action: entry.action.clone(),
-            object_type: entry.object_type.clone(),
-            object_id: entry.object_id.clone(),
-            before: entry.before.as_ref().map(|v| v.to_string()),
-            after: entry.after.as_ref().map(|v| v.to_string()),
-        };
-        let hash = content.chain_hash(&self.last_hash);
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at, actor, action, object_type, object_id, before_json, after_json, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(seq)
-        .bind(&content.at)
-        .bind(&content.actor)
-        .bind(&content.action)
-        .bind(&content.object_type)
-        .bind(&content.object_id)
-        .bind(&content.before)
-        .bind(&content.after)
-        .bind(&self.last_hash)
-        .bind(&hash)
-        .execute(&mut *conn)
-        .await?;
+        let hash = insert_row(conn, seq, &self.last_hash, at, entry).await?;
         self.seq = seq;
         self.last_hash = hash;
         self.moved = true;

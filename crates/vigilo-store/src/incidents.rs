@@ -1271,35 +1271,14 @@ pub(crate) async fn write_new_incident(
     let year = year_of(&incident.received_at);
     let seq = next_counter(&mut *conn, &format!("incident-{year}")).await?;
     incident.receipt = receipt_number(year, seq);
-    insert_incident(&mut *conn, incident, client_key, reporter_user_id).await?;
-    let actor = reporter_user_id.unwrap_or("anonymous");
-    insert_event(
-        &mut *conn,
-        &incident.id,
-        &incident.received_at,
-        actor,
-        "receive",
-        "",
-        IncidentState::Received.code(),
-        "",
-    )
-    .await?;
-    append(
-        &mut *conn,
-        &incident.received_at,
-        &AuditEntry::new(actor, "incident.receive", "incident", &incident.id).after(json!({
-            "receipt": incident.receipt, "source": incident.source,
-            "product_id": incident.product_id, "version_id": incident.version_id,
-            "seriousness": incident.seriousness, "deadline": incident.deadline,
-        })),
-    )
-    .await?;
+    let entry = insert_received(&mut *conn, incident, client_key, reporter_user_id).await?;
+    append(&mut *conn, &incident.received_at, &entry).await?;
     Ok(())
 }
 
 /// As [`write_new_incident`], with the receipt counter and the audit head held by the
 /// caller for a whole batch (group commit): three inserts per report instead of eight
-/// statements. The cursors move only when every statement of the report succeeded.
+/// statements. The counter moves only when every statement of the report succeeded.
 pub(crate) async fn write_new_incident_held(
     conn: &mut sqlx::AnyConnection,
     incident: &mut Incident,
@@ -1318,6 +1297,22 @@ pub(crate) async fn write_new_incident_held(
         }
     };
     incident.receipt = receipt_number(year, counters[k].peek());
+    let entry = insert_received(&mut *conn, incident, client_key, reporter_user_id).await?;
+    audit
+        .append(&mut *conn, &incident.received_at, &entry)
+        .await?;
+    counters[k].take();
+    Ok(())
+}
+
+/// The numbered report's row and its first history row; returns its audit entry, for the
+/// caller to append to the chain.
+async fn insert_received(
+    conn: &mut sqlx::AnyConnection,
+    incident: &Incident,
+    client_key: Option<&str>,
+    reporter_user_id: Option<&str>,
+) -> Result<AuditEntry, StoreError> {
     insert_incident(&mut *conn, incident, client_key, reporter_user_id).await?;
     let actor = reporter_user_id.unwrap_or("anonymous");
     insert_event(
@@ -1331,19 +1326,13 @@ pub(crate) async fn write_new_incident_held(
         "",
     )
     .await?;
-    audit
-        .append(
-            &mut *conn,
-            &incident.received_at,
-            &AuditEntry::new(actor, "incident.receive", "incident", &incident.id).after(json!({
-                "receipt": incident.receipt, "source": incident.source,
-                "product_id": incident.product_id, "version_id": incident.version_id,
-                "seriousness": incident.seriousness, "deadline": incident.deadline,
-            })),
-        )
-        .await?;
-    counters[k].take();
-    Ok(())
+    Ok(
+        AuditEntry::new(actor, "incident.receive", "incident", &incident.id).after(json!({
+            "receipt": incident.receipt, "source": incident.source,
+            "product_id": incident.product_id, "version_id": incident.version_id,
+            "seriousness": incident.seriousness, "deadline": incident.deadline,
+        })),
+    )
 }
 
 pub(crate) async fn insert_incident(
